@@ -1,0 +1,72 @@
+{{ config(materialized='table') }}
+
+with
+
+source_customers as (
+    select * from {{ source('crm', 'customers') }}
+),
+
+erased_identifiers as (
+    select * from {{ ref('stg_privacy__erased_identifiers') }}
+),
+
+erased_customer_ids as (
+    select identifier_value as customer_id
+    from erased_identifiers
+    where identifier_type = 'customer_id'
+),
+
+normalised as (
+    select
+        _raw_row_id as raw_row_id,
+        _loaded_at as loaded_at,
+        {{ clean_text('customer_id') }} as customer_id,
+        {{ normalize_email('email') }} as email,
+        {{ normalize_phone('phone') }} as phone,
+        {{ clean_text('first_name') }} as first_name,
+        {{ clean_text('last_name') }} as last_name,
+        birth_date,
+        {{ normalize_enum('gender') }} as gender,
+        {{ clean_text('city') }} as city,
+        {{ clean_text('country') }} as country,
+        {{ normalize_enum('loyalty_tier') }} as loyalty_tier,
+        marketing_opt_in as is_marketing_opted_in,
+        created_at,
+        coalesce(updated_at, created_at) as updated_at,
+        {{ is_future_timestamp('coalesce(updated_at, created_at)') }} as is_in_future,
+    from source_customers
+),
+
+validated as (
+    select
+        normalised.*,
+        case
+            when erased_customer_ids.customer_id is not null then 'erased'
+            when normalised.customer_id is null then 'missing_key'
+            when normalised.email is not null
+                and not {{ is_valid_email('normalised.email') }} then 'malformed_email'
+            when normalised.is_in_future then 'future_timestamp'
+        end as rejection_reason,
+    from normalised
+    left join erased_customer_ids
+        on normalised.customer_id = erased_customer_ids.customer_id
+),
+
+ranked as (
+    select
+        * exclude (is_in_future),
+        row_number() over (
+            partition by rejection_reason is null, customer_id
+            order by updated_at desc nulls last, raw_row_id desc
+        ) as version_rank,
+    from validated
+),
+
+flagged as (
+    select
+        * exclude (version_rank),
+        rejection_reason is null and version_rank > 1 as is_duplicate,
+    from ranked
+)
+
+select * from flagged

@@ -1,0 +1,62 @@
+{{ config(materialized='table') }}
+
+with
+
+source_email_events as (
+    select * from {{ source('email', 'email_events') }}
+),
+
+erased_identifiers as (
+    select * from {{ ref('stg_privacy__erased_identifiers') }}
+),
+
+erased_emails as (
+    select identifier_value as email
+    from erased_identifiers
+    where identifier_type = 'email'
+),
+
+normalised as (
+    select
+        _raw_row_id as raw_row_id,
+        _loaded_at as loaded_at,
+        {{ clean_text('event_id') }} as event_id,
+        {{ normalize_email('email') }} as email,
+        {{ clean_text('campaign_id') }} as campaign_id,
+        {{ normalize_enum('event_type') }} as event_type,
+        occurred_at,
+        {{ is_future_timestamp('occurred_at') }} as is_in_future,
+    from source_email_events
+),
+
+validated as (
+    select
+        normalised.*,
+        case
+            when erased_emails.email is not null then 'erased'
+            when normalised.event_id is null then 'missing_key'
+            when normalised.email is null then 'missing_identifier'
+            when not {{ is_valid_email('normalised.email') }} then 'malformed_email'
+            when normalised.occurred_at is null then 'missing_timestamp'
+            when normalised.is_in_future then 'future_timestamp'
+            when normalised.event_type is null
+                or normalised.event_type not in {{ sql_value_list('email_event_types') }}
+                then 'unknown_event_type'
+        end as rejection_reason,
+    from normalised
+    left join erased_emails
+        on normalised.email = erased_emails.email
+),
+
+ranked as (
+    select
+        * exclude (is_in_future),
+        rejection_reason is null
+        and row_number() over (
+            partition by rejection_reason is null, event_id
+            order by raw_row_id
+        ) > 1 as is_duplicate,
+    from validated
+)
+
+select * from ranked

@@ -1,0 +1,66 @@
+{{ config(materialized='table') }}
+
+with
+
+source_web_events as (
+    select * from {{ source('web', 'web_events') }}
+),
+
+erased_identifiers as (
+    select * from {{ ref('stg_privacy__erased_identifiers') }}
+),
+
+erased_customer_ids as (
+    select identifier_value as customer_id
+    from erased_identifiers
+    where identifier_type = 'customer_id'
+),
+
+normalised as (
+    select
+        _raw_row_id as raw_row_id,
+        _loaded_at as loaded_at,
+        {{ clean_text('event_id') }} as event_id,
+        {{ clean_text('anonymous_id') }} as anonymous_id,
+        {{ clean_text('user_id') }} as customer_id,
+        {{ clean_text('session_id') }} as session_id,
+        {{ normalize_enum('event_type') }} as event_type,
+        {{ clean_text('page_path') }} as page_path,
+        {{ clean_text('product_id') }} as product_id,
+        occurred_at,
+        {{ normalize_enum('device_type') }} as device_type,
+        {{ is_future_timestamp('occurred_at') }} as is_in_future,
+    from source_web_events
+),
+
+validated as (
+    select
+        normalised.*,
+        case
+            when erased_customer_ids.customer_id is not null then 'erased'
+            when normalised.event_id is null then 'missing_key'
+            when normalised.anonymous_id is null and normalised.customer_id is null
+                then 'missing_identifier'
+            when normalised.occurred_at is null then 'missing_timestamp'
+            when normalised.is_in_future then 'future_timestamp'
+            when normalised.event_type is null
+                or normalised.event_type not in {{ sql_value_list('web_event_types') }}
+                then 'unknown_event_type'
+        end as rejection_reason,
+    from normalised
+    left join erased_customer_ids
+        on normalised.customer_id = erased_customer_ids.customer_id
+),
+
+ranked as (
+    select
+        * exclude (is_in_future),
+        rejection_reason is null
+        and row_number() over (
+            partition by rejection_reason is null, event_id
+            order by raw_row_id
+        ) > 1 as is_duplicate,
+    from validated
+)
+
+select * from ranked
