@@ -16,7 +16,7 @@ accepted_app_events as (
         session_id,
         event_name,
         occurred_at,
-        platform,
+        platform
     from checked_app_events
     where rejection_reason is null and not is_duplicate
 )

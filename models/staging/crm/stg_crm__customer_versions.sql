@@ -16,7 +16,7 @@ accepted_versions as (
         phone,
         created_at,
         updated_at,
-        not is_duplicate as is_latest_version,
+        not is_duplicate as is_latest_version
     from checked_customers
     where rejection_reason is null
 )

@@ -19,7 +19,7 @@ latest_versions as (
         loyalty_tier,
         is_marketing_opted_in,
         created_at,
-        updated_at,
+        updated_at
     from checked_customers
     where rejection_reason is null and not is_duplicate
 )

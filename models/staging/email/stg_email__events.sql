@@ -11,7 +11,7 @@ accepted_email_events as (
         email,
         campaign_id,
         event_type,
-        occurred_at,
+        occurred_at
     from checked_email_events
     where rejection_reason is null and not is_duplicate
 )

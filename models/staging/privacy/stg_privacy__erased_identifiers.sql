@@ -19,16 +19,18 @@ source_customers as (
 customer_versions as (
     select
         {{ clean_text('customer_id') }} as customer_id,
-        {{ normalize_email('email') }} as email,
+        {{ normalize_email('email') }} as email
     from source_customers
 ),
 
 requested_customer_ids as (
-    select customer_id from erasure_requests where customer_id is not null
+    select customer_id from erasure_requests
+    where customer_id is not null
 ),
 
 requested_emails as (
-    select email from erasure_requests where email is not null
+    select email from erasure_requests
+    where email is not null
 ),
 
 erased_customer_ids as (
@@ -52,10 +54,14 @@ erased_emails as (
 ),
 
 erased_identifiers as (
-    select 'customer_id' as identifier_type, customer_id as identifier_value
+    select
+        'customer_id' as identifier_type,
+        customer_id as identifier_value
     from erased_customer_ids
     union
-    select 'email' as identifier_type, email as identifier_value
+    select
+        'email' as identifier_type,
+        email as identifier_value
     from erased_emails
 )
 

@@ -9,7 +9,7 @@ accepted as (
         request_id,
         customer_id,
         email,
-        requested_at,
+        requested_at
     from checked_erasure_requests
     where rejection_reason is null and not is_duplicate
 )

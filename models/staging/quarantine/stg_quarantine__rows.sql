@@ -7,40 +7,40 @@
 with
 
 {% for table in tables -%}
-raw_{{ table.table }} as (
-    select * from {{ source(table.source, table.table) }}
-),
+    raw_{{ table.table }} as (
+        select * from {{ source(table.source, table.table) }}
+    ),
 
-checked_{{ table.table }} as (
-    select * from {{ ref(table.base) }}
-),
+    checked_{{ table.table }} as (
+        select * from {{ ref(table.base) }}
+    ),
 
 {% endfor -%}
 
 {% for table in tables -%}
-quarantined_{{ table.table }} as (
-    select
-        '{{ table.table }}' as source_table,
-        checked_{{ table.table }}.raw_row_id,
-        checked_{{ table.table }}.rejection_reason,
-        checked_{{ table.table }}.loaded_at,
-        case
-            when checked_{{ table.table }}.rejection_reason != 'erased'
-                then {{ row_to_json('raw_' ~ table.table) }}
-        end as raw_record,
-    from checked_{{ table.table }}
-    inner join raw_{{ table.table }}
-        on checked_{{ table.table }}.raw_row_id = raw_{{ table.table }}._raw_row_id
-    where checked_{{ table.table }}.rejection_reason is not null
-),
+    quarantined_{{ table.table }} as (
+        select
+            '{{ table.table }}' as source_table,
+            checked_{{ table.table }}.raw_row_id,
+            checked_{{ table.table }}.rejection_reason,
+            checked_{{ table.table }}.loaded_at,
+            case
+                when checked_{{ table.table }}.rejection_reason != 'erased'
+                    then {{ row_to_json('raw_' ~ table.table) }}
+            end as raw_record
+        from checked_{{ table.table }}
+        inner join raw_{{ table.table }}
+            on checked_{{ table.table }}.raw_row_id = raw_{{ table.table }}._raw_row_id
+        where checked_{{ table.table }}.rejection_reason is not null
+    ),
 
 {% endfor -%}
 
 quarantined_rows as (
     {% for table in tables -%}
-    select * from quarantined_{{ table.table }}
-    {% if not loop.last %}union all
-    {% endif %}
+        select * from quarantined_{{ table.table }}
+        {% if not loop.last %}union all
+        {% endif %}
     {%- endfor %}
 )
 

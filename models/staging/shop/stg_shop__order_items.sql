@@ -12,7 +12,7 @@ accepted_order_items as (
         category,
         quantity,
         unit_price,
-        quantity * unit_price as line_total,
+        quantity * unit_price as line_total
     from checked_order_items
     where rejection_reason is null and not is_duplicate
 )

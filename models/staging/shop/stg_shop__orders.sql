@@ -16,7 +16,7 @@ accepted_orders as (
         ordered_at,
         order_status,
         order_total,
-        channel,
+        channel
     from checked_orders
     where rejection_reason is null and not is_duplicate
 )

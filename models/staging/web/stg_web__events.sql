@@ -19,7 +19,7 @@ accepted_web_events as (
         page_path,
         product_id,
         occurred_at,
-        device_type,
+        device_type
     from checked_web_events
     where rejection_reason is null and not is_duplicate
 )

@@ -27,7 +27,7 @@ normalised as (
         {{ normalize_enum('event_name') }} as event_name,
         occurred_at,
         {{ normalize_enum('platform') }} as platform,
-        {{ is_future_timestamp('occurred_at') }} as is_in_future,
+        {{ is_future_timestamp('occurred_at') }} as is_in_future
     from source_app_events
 ),
 
@@ -44,7 +44,7 @@ validated as (
             when normalised.event_name is null
                 or normalised.event_name not in {{ sql_value_list('app_event_names') }}
                 then 'unknown_event_type'
-        end as rejection_reason,
+        end as rejection_reason
     from normalised
     left join erased_customer_ids
         on normalised.customer_id = erased_customer_ids.customer_id
@@ -57,7 +57,7 @@ ranked as (
         and row_number() over (
             partition by rejection_reason is null, event_id
             order by raw_row_id
-        ) > 1 as is_duplicate,
+        ) > 1 as is_duplicate
     from validated
 )
 

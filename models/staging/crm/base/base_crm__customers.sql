@@ -33,7 +33,7 @@ normalised as (
         marketing_opt_in as is_marketing_opted_in,
         created_at,
         coalesce(updated_at, created_at) as updated_at,
-        {{ is_future_timestamp('coalesce(updated_at, created_at)') }} as is_in_future,
+        {{ is_future_timestamp('coalesce(updated_at, created_at)') }} as is_in_future
     from source_customers
 ),
 
@@ -46,7 +46,7 @@ validated as (
             when normalised.email is not null
                 and not {{ is_valid_email('normalised.email') }} then 'malformed_email'
             when normalised.is_in_future then 'future_timestamp'
-        end as rejection_reason,
+        end as rejection_reason
     from normalised
     left join erased_customer_ids
         on normalised.customer_id = erased_customer_ids.customer_id
@@ -58,14 +58,14 @@ ranked as (
         row_number() over (
             partition by rejection_reason is null, customer_id
             order by updated_at desc nulls last, raw_row_id desc
-        ) as version_rank,
+        ) as version_rank
     from validated
 ),
 
 flagged as (
     select
         * exclude (version_rank),
-        rejection_reason is null and version_rank > 1 as is_duplicate,
+        rejection_reason is null and version_rank > 1 as is_duplicate
     from ranked
 )
 

@@ -25,7 +25,7 @@ normalised as (
         {{ clean_text('campaign_id') }} as campaign_id,
         {{ normalize_enum('event_type') }} as event_type,
         occurred_at,
-        {{ is_future_timestamp('occurred_at') }} as is_in_future,
+        {{ is_future_timestamp('occurred_at') }} as is_in_future
     from source_email_events
 ),
 
@@ -42,7 +42,7 @@ validated as (
             when normalised.event_type is null
                 or normalised.event_type not in {{ sql_value_list('email_event_types') }}
                 then 'unknown_event_type'
-        end as rejection_reason,
+        end as rejection_reason
     from normalised
     left join erased_emails
         on normalised.email = erased_emails.email
@@ -55,7 +55,7 @@ ranked as (
         and row_number() over (
             partition by rejection_reason is null, event_id
             order by raw_row_id
-        ) > 1 as is_duplicate,
+        ) > 1 as is_duplicate
     from validated
 )
 

@@ -13,7 +13,7 @@ normalised as (
         {{ clean_text('request_id') }} as request_id,
         {{ clean_text('customer_id') }} as customer_id,
         {{ normalize_email('email') }} as email,
-        requested_at,
+        requested_at
     from source_erasure_requests
 ),
 
@@ -24,7 +24,7 @@ validated as (
             when request_id is null then 'missing_key'
             when customer_id is null and email is null then 'missing_identifier'
             when email is not null and not {{ is_valid_email('email') }} then 'malformed_email'
-        end as rejection_reason,
+        end as rejection_reason
     from normalised
 ),
 
@@ -35,7 +35,7 @@ ranked as (
         and row_number() over (
             partition by rejection_reason is null, request_id
             order by raw_row_id
-        ) > 1 as is_duplicate,
+        ) > 1 as is_duplicate
     from validated
 )
 

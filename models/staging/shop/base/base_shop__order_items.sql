@@ -14,7 +14,7 @@ order_outcomes as (
     select
         order_id,
         bool_or(rejection_reason is null) as is_accepted,
-        bool_or(rejection_reason = 'erased') as is_erased,
+        bool_or(rejection_reason = 'erased') as is_erased
     from checked_orders
     where order_id is not null
     group by order_id
@@ -29,7 +29,7 @@ normalised as (
         {{ clean_text('product_id') }} as product_id,
         {{ normalize_enum('category') }} as category,
         quantity,
-        unit_price,
+        unit_price
     from source_order_items
 ),
 
@@ -46,7 +46,7 @@ validated as (
                 then 'invalid_quantity'
             when normalised.unit_price is null then 'missing_amount'
             when normalised.unit_price < 0 then 'negative_amount'
-        end as rejection_reason,
+        end as rejection_reason
     from normalised
     left join order_outcomes
         on normalised.order_id = order_outcomes.order_id
@@ -59,7 +59,7 @@ ranked as (
         and row_number() over (
             partition by rejection_reason is null, order_id, line_number
             order by raw_row_id desc
-        ) > 1 as is_duplicate,
+        ) > 1 as is_duplicate
     from validated
 )
 

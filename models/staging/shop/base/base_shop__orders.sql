@@ -21,7 +21,7 @@ normalised as (
         {{ normalize_enum('status') }} as order_status,
         order_total,
         {{ normalize_enum('channel') }} as channel,
-        {{ is_future_timestamp('ordered_at') }} as is_in_future,
+        {{ is_future_timestamp('ordered_at') }} as is_in_future
     from source_orders
 ),
 
@@ -56,7 +56,7 @@ validated as (
                 then 'unknown_status'
             when normalised.order_total is null then 'missing_amount'
             when normalised.order_total < 0 then 'negative_amount'
-        end as rejection_reason,
+        end as rejection_reason
     from normalised
     left join erasure_matches
         on normalised.raw_row_id = erasure_matches.raw_row_id
@@ -69,7 +69,7 @@ ranked as (
         and row_number() over (
             partition by rejection_reason is null, order_id
             order by raw_row_id desc
-        ) > 1 as is_duplicate,
+        ) > 1 as is_duplicate
     from validated
 )
 

@@ -29,7 +29,7 @@ normalised as (
         {{ clean_text('product_id') }} as product_id,
         occurred_at,
         {{ normalize_enum('device_type') }} as device_type,
-        {{ is_future_timestamp('occurred_at') }} as is_in_future,
+        {{ is_future_timestamp('occurred_at') }} as is_in_future
     from source_web_events
 ),
 
@@ -46,7 +46,7 @@ validated as (
             when normalised.event_type is null
                 or normalised.event_type not in {{ sql_value_list('web_event_types') }}
                 then 'unknown_event_type'
-        end as rejection_reason,
+        end as rejection_reason
     from normalised
     left join erased_customer_ids
         on normalised.customer_id = erased_customer_ids.customer_id
@@ -59,7 +59,7 @@ ranked as (
         and row_number() over (
             partition by rejection_reason is null, event_id
             order by raw_row_id
-        ) > 1 as is_duplicate,
+        ) > 1 as is_duplicate
     from validated
 )
 
