@@ -1,0 +1,43 @@
+# Two commands for a new user:  make build  (warehouse on the bundled sample)  and  make test.
+# Both create the virtual environment with the pinned packages themselves.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DBT_PROFILES_DIR := $(CURDIR)/profiles
+export SEGMENTS_DUCKDB_PATH ?= $(CURDIR)/warehouse.duckdb
+SAMPLE := sample_data/raw
+
+.PHONY: build test lint pytest venv clean sample
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+## build: load the bundled sample into warehouse.duckdb and build every model and test
+build: venv
+	$(BIN)/segments load --from $(SAMPLE)
+	$(BIN)/dbt build
+
+## test: lint every model, then run the pytest suite (which builds its own warehouses)
+test: venv lint pytest
+
+lint: venv
+	$(BIN)/sqlfluff lint models tests analyses
+
+pytest: venv
+	$(BIN)/python -m pytest
+
+## sample: regenerate the bundled sample (deterministic)
+sample: venv
+	$(BIN)/segments generate --customers 2000 --seed 42 --out $(SAMPLE)
+
+clean:
+	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal
