@@ -19,6 +19,10 @@ from segments.errors import CommandError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("segments.generate", "write a synthetic raw folder that follows the contract"),
     "load": ("segments.load", "validate a raw folder against the contract and load it"),
+    "identity-eval": (
+        "segments.identity_eval",
+        "score identity resolution against the generator's ground truth",
+    ),
     "online-retail": (
         "segments.online_retail",
         "convert the UCI Online Retail data set into a raw folder",
