@@ -120,6 +120,7 @@ COUNTRIES = ("GB", "FR", "DE", "ES", "IT", "PT", "AT", "CZ")
 LOYALTY_TIERS = ("bronze", "silver", "gold", "platinum")
 CATEGORIES = ("home", "garden", "toys", "fashion", "beauty", "books", "electronics", "sports")
 SECONDS_PER_DAY = 86_400
+DUCKDB_MEMORY_LIMIT = "6GB"
 
 
 @dataclass(frozen=True)
@@ -407,6 +408,8 @@ def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dic
     connection = duckdb.connect(":memory:")
     connection.execute("set TimeZone = 'UTC'")
     connection.execute("set preserve_insertion_order = true")
+    # bounded memory: DuckDB spills sorts and joins to disk beyond this
+    connection.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
 
     def register(name: str, columns: dict[str, np.ndarray]) -> None:
         connection.register(name, pa.table({key: np.asarray(value) for key, value in columns.items()}))
@@ -709,7 +712,7 @@ def inject_defects_and_write(
             )
         columns = ",\n    ".join(replacements.get(column, f"clean.{column}") + f" as {column}" for column in table.column_names)
         connection.execute(
-            f"""create table {name}_flagged as
+            f"""create view {name}_flagged as
             with joined as (
                 select clean.*, flags.is_late, flags.future_seconds, {defect_case} as defect
                 from {name}_clean as clean
@@ -720,7 +723,7 @@ def inject_defects_and_write(
         )
         # duplicates are delivered again: appended after the late rows, as a second copy
         connection.execute(
-            f"""create table {name}_final as
+            f"""create view {name}_final as
             with delivered as (
                 select *, 0 as copy from {name}_flagged
                 union all
@@ -730,13 +733,13 @@ def inject_defects_and_write(
             select * exclude (copy), row_number() over (order by copy, is_late, position) as file_row
             from delivered"""
         )
-        counts[name] = int(connection.execute(f"select count(*) from {name}_final").fetchall()[0][0])
         columns_list = ", ".join(table.column_names)
         target = out / f"{name}.{file_format}"
         options = "(format parquet, compression zstd, row_group_size 1000000)" if file_format == "parquet" else "(format csv, header true)"
-        connection.execute(
+        written = connection.execute(
             f"copy (select {columns_list} from {name}_final order by file_row) to '{target}' {options}"
-        )
+        ).fetchall()
+        counts[name] = int(written[0][0])
         for other in ("parquet", "csv"):
             stale = out / f"{name}.{other}"
             if other != file_format and stale.exists():
