@@ -14,7 +14,9 @@ subdirectories): ``identifiers.parquet`` maps every identifier to its true perso
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -410,6 +412,8 @@ def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dic
     connection.execute("set preserve_insertion_order = true")
     # bounded memory: DuckDB spills sorts and joins to disk beyond this
     connection.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    spill_directory = tempfile.mkdtemp(prefix="segments_generate_")
+    connection.execute(f"set temp_directory = '{spill_directory}'")
 
     def register(name: str, columns: dict[str, np.ndarray]) -> None:
         connection.register(name, pa.table({key: np.asarray(value) for key, value in columns.items()}))
@@ -635,6 +639,7 @@ def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dic
     write_truth(connection, out)
     progress(f"ground truth written to {out / '_truth'}")
     connection.close()
+    shutil.rmtree(spill_directory, ignore_errors=True)
     return counts
 
 

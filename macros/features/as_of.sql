@@ -1,0 +1,26 @@
+{#-
+    The end of the as-of day as an exclusive bound: rows with a timestamp before it are
+    "known by the end of as_of_date". Reads the one-row model int_as_of_date, aliased
+    as_of_dates in the calling model.
+-#}
+{% macro as_of_end(as_of_alias='as_of_dates') -%}
+    ({{ as_of_alias }}.as_of_date + interval 1 day)
+{%- endmacro %}
+
+{#- Days from a date (or timestamp, taken as its date) to the as-of date. -#}
+{% macro days_before_as_of(column, as_of_alias='as_of_dates') -%}
+    date_diff('day', cast({{ column }} as date), {{ as_of_alias }}.as_of_date)
+{%- endmacro %}
+
+{#- True when a date lies in the window of n days ending on the as-of date (inclusive). -#}
+{% macro in_window(date_column, days, as_of_alias='as_of_dates') -%}
+    ({{ date_column }} > {{ as_of_alias }}.as_of_date - {{ days }}
+        and {{ date_column }} <= {{ as_of_alias }}.as_of_date)
+{%- endmacro %}
+
+{#- Fails compilation unless a window a rule needs is one the features compute. -#}
+{% macro require_window(list_var, days) -%}
+    {%- if days not in var(list_var) -%}
+        {{ exceptions.raise_compiler_error("window " ~ days ~ " days is not in var " ~ list_var ~ " " ~ var(list_var)) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,66 @@
+{#-
+    One row per attributed web session (customer_key, session_id): start, end, duration,
+    the last add-to-cart, and the customer's first purchase event after it (in any
+    session). Whether a cart counts as abandoned depends on the as-of date, so the
+    features decide it from these timestamps without looking past the as-of day.
+-#}
+with
+
+web_events as (
+    select * from {{ ref('int_web_events_attributed') }}
+),
+
+attributed_events as (
+    select * from web_events
+    where customer_key is not null and session_id is not null
+),
+
+sessions as (
+    select
+        customer_key,
+        session_id,
+        min(occurred_at) as started_at,
+        max(occurred_at) as ended_at,
+        count(*) as events,
+        max(case when event_type = 'add_to_cart' then occurred_at end) as last_add_to_cart_at
+    from attributed_events
+    group by customer_key, session_id
+),
+
+purchases as (
+    select
+        customer_key,
+        occurred_at as purchased_at
+    from attributed_events
+    where event_type = 'purchase'
+),
+
+next_purchase_after_cart as (
+    select
+        sessions.customer_key,
+        sessions.session_id,
+        min(purchases.purchased_at) as next_purchase_at
+    from sessions
+    inner join purchases
+        on sessions.customer_key = purchases.customer_key
+        and purchases.purchased_at > sessions.last_add_to_cart_at
+    group by sessions.customer_key, sessions.session_id
+),
+
+web_sessions as (
+    select
+        sessions.customer_key,
+        sessions.session_id,
+        sessions.started_at,
+        sessions.ended_at,
+        date_diff('second', sessions.started_at, sessions.ended_at) as duration_seconds,
+        sessions.events,
+        sessions.last_add_to_cart_at,
+        next_purchase_after_cart.next_purchase_at
+    from sessions
+    left join next_purchase_after_cart
+        on sessions.customer_key = next_purchase_after_cart.customer_key
+        and sessions.session_id = next_purchase_after_cart.session_id
+)
+
+select * from web_sessions

@@ -1,0 +1,184 @@
+{#- Web, app and email engagement per customer as of the as-of date. -#}
+{%- set weights = var('engagement_weights') %}
+with
+
+customers as (
+    select * from {{ ref('customers') }}
+),
+
+daily_activity as (
+    select * from {{ ref('int_customer_daily_activity') }}
+),
+
+web_sessions as (
+    select * from {{ ref('int_web_sessions') }}
+),
+
+as_of_dates as (
+    select * from {{ ref('int_as_of_date') }}
+),
+
+known_customers as (
+    select customers.customer_key
+    from customers
+    cross join as_of_dates
+    where customers.first_seen_at < {{ as_of_end() }}
+),
+
+activity_summaries as (
+    select
+        daily_activity.customer_key,
+        {% for days in var('event_windows_days') %}
+        sum(daily_activity.page_views) filter (
+            where {{ in_window('daily_activity.activity_date', days) }}
+        ) as page_views_{{ days }}d,
+        sum(daily_activity.web_product_views + daily_activity.app_product_views) filter (
+            where {{ in_window('daily_activity.activity_date', days) }}
+        ) as product_views_{{ days }}d,
+        sum(daily_activity.web_add_to_carts + daily_activity.app_add_to_carts) filter (
+            where {{ in_window('daily_activity.activity_date', days) }}
+        ) as add_to_carts_{{ days }}d,
+        {% endfor %}
+        sum(daily_activity.emails_sent) filter (
+            where {{ in_window('daily_activity.activity_date', var('rate_window_days')) }}
+        ) as emails_sent,
+        sum(daily_activity.emails_delivered) filter (
+            where {{ in_window('daily_activity.activity_date', var('rate_window_days')) }}
+        ) as emails_delivered,
+        sum(daily_activity.email_opens) filter (
+            where {{ in_window('daily_activity.activity_date', var('rate_window_days')) }}
+        ) as email_opens,
+        sum(daily_activity.email_clicks) filter (
+            where {{ in_window('daily_activity.activity_date', var('rate_window_days')) }}
+        ) as email_clicks,
+        count(*) filter (
+            where daily_activity.app_events > 0
+            and {{ in_window('daily_activity.activity_date', var('app_active_window_days')) }}
+        ) as app_active_days,
+        sum(
+            (
+                {{ weights['page_view'] }} * daily_activity.page_views
+                + {{ weights['product_view'] }}
+                * (daily_activity.web_product_views + daily_activity.app_product_views)
+                + {{ weights['add_to_cart'] }}
+                * (daily_activity.web_add_to_carts + daily_activity.app_add_to_carts)
+                + {{ weights['purchase'] }}
+                * (daily_activity.web_purchases + daily_activity.app_purchases)
+                + {{ weights['app_open'] }} * daily_activity.app_opens
+                + {{ weights['email_open'] }} * daily_activity.email_opens
+                + {{ weights['email_click'] }} * daily_activity.email_clicks
+            )
+            * power(
+                0.5,
+                {{ days_before_as_of('daily_activity.activity_date') }}
+                / {{ var('engagement_half_life_days') }}
+            )
+        ) as engagement_score
+    from daily_activity
+    cross join as_of_dates
+    where daily_activity.activity_date <= as_of_dates.as_of_date
+    group by daily_activity.customer_key
+),
+
+session_summaries as (
+    select
+        web_sessions.customer_key,
+        {% for days in var('event_windows_days') %}
+        count(*) filter (
+            where {{ in_window('cast(web_sessions.started_at as date)', days) }}
+        ) as sessions_{{ days }}d,
+        {% endfor %}
+        avg(web_sessions.duration_seconds) filter (
+            where {{ in_window(
+                'cast(web_sessions.started_at as date)', var('session_duration_window_days')
+            ) }}
+        ) as avg_session_duration_seconds,
+        max(web_sessions.last_add_to_cart_at) filter (
+            where web_sessions.last_add_to_cart_at
+            + to_hours({{ var('cart_abandonment_hours') }}) <= {{ as_of_end() }}
+            and (
+                web_sessions.next_purchase_at is null
+                or web_sessions.next_purchase_at > web_sessions.last_add_to_cart_at
+                + to_hours({{ var('cart_abandonment_hours') }})
+            )
+        ) as last_abandoned_cart_at
+    from web_sessions
+    cross join as_of_dates
+    where web_sessions.started_at < {{ as_of_end() }}
+    group by web_sessions.customer_key
+),
+
+abandonment_counts as (
+    select
+        web_sessions.customer_key,
+        {% for days in var('event_windows_days') %}
+        count(*) filter (
+            where {{ in_window('cast(web_sessions.last_add_to_cart_at as date)', days) }}
+        ) as abandoned_carts_{{ days }}d{{ ',' if not loop.last }}
+        {% endfor %}
+    from web_sessions
+    cross join as_of_dates
+    where
+        web_sessions.last_add_to_cart_at
+        + to_hours({{ var('cart_abandonment_hours') }}) <= {{ as_of_end() }}
+        and (
+            web_sessions.next_purchase_at is null
+            or web_sessions.next_purchase_at > web_sessions.last_add_to_cart_at
+            + to_hours({{ var('cart_abandonment_hours') }})
+        )
+    group by web_sessions.customer_key
+),
+
+purchases_after_abandonment as (
+    select
+        session_summaries.customer_key,
+        max(web_sessions.next_purchase_at) as purchase_after_abandonment_at
+    from session_summaries
+    inner join web_sessions
+        on session_summaries.customer_key = web_sessions.customer_key
+    cross join as_of_dates
+    where
+        web_sessions.next_purchase_at > session_summaries.last_abandoned_cart_at
+        and web_sessions.next_purchase_at < {{ as_of_end() }}
+    group by session_summaries.customer_key
+),
+
+customer_engagement as (
+    select
+        as_of_dates.as_of_date,
+        known_customers.customer_key,
+        {% for days in var('event_windows_days') %}
+        coalesce(session_summaries.sessions_{{ days }}d, 0) as sessions_{{ days }}d,
+        coalesce(activity_summaries.page_views_{{ days }}d, 0) as page_views_{{ days }}d,
+        coalesce(activity_summaries.product_views_{{ days }}d, 0) as product_views_{{ days }}d,
+        coalesce(activity_summaries.add_to_carts_{{ days }}d, 0) as add_to_carts_{{ days }}d,
+        coalesce(abandonment_counts.abandoned_carts_{{ days }}d, 0)
+            as abandoned_carts_{{ days }}d,
+        {% endfor %}
+        session_summaries.avg_session_duration_seconds,
+        session_summaries.last_abandoned_cart_at,
+        purchases_after_abandonment.purchase_after_abandonment_at is not null
+            as has_purchased_since_abandonment,
+        coalesce(activity_summaries.emails_sent, 0) as emails_sent,
+        coalesce(activity_summaries.emails_delivered, 0) as emails_delivered,
+        coalesce(activity_summaries.email_opens, 0) as email_opens,
+        coalesce(activity_summaries.email_clicks, 0) as email_clicks,
+        cast(activity_summaries.email_opens as double)
+        / nullif(activity_summaries.emails_delivered, 0) as email_open_rate,
+        cast(activity_summaries.email_clicks as double)
+        / nullif(activity_summaries.emails_delivered, 0) as email_click_rate,
+        coalesce(activity_summaries.app_active_days, 0) as app_active_days,
+        coalesce(activity_summaries.engagement_score, 0) as engagement_score
+    from known_customers
+    cross join as_of_dates
+    left join activity_summaries
+        on known_customers.customer_key = activity_summaries.customer_key
+    left join session_summaries
+        on known_customers.customer_key = session_summaries.customer_key
+    left join abandonment_counts
+        on known_customers.customer_key = abandonment_counts.customer_key
+    left join purchases_after_abandonment
+        on known_customers.customer_key = purchases_after_abandonment.customer_key
+)
+
+select * from customer_engagement

@@ -1,0 +1,97 @@
+{#-
+    Recency, frequency and monetary value per customer as of the as-of date.
+    A qualifying order is completed, has a positive total and was placed by the end of
+    the as-of date.
+-#}
+with
+
+customers as (
+    select * from {{ ref('customers') }}
+),
+
+orders as (
+    select * from {{ ref('int_orders_attributed') }}
+),
+
+as_of_dates as (
+    select * from {{ ref('int_as_of_date') }}
+),
+
+known_customers as (
+    select customers.customer_key
+    from customers
+    cross join as_of_dates
+    where customers.first_seen_at < {{ as_of_end() }}
+),
+
+orders_known_by_as_of_date as (
+    select
+        orders.customer_key,
+        orders.ordered_at,
+        cast(orders.ordered_at as date) as ordered_date,
+        orders.order_status,
+        orders.order_total,
+        orders.order_status = 'completed' and orders.order_total > 0 as is_qualifying
+    from orders
+    cross join as_of_dates
+    where orders.customer_key is not null and orders.ordered_at < {{ as_of_end() }}
+),
+
+order_summaries as (
+    select
+        orders_known_by_as_of_date.customer_key,
+        min(orders_known_by_as_of_date.ordered_at) filter (where is_qualifying) as first_order_at,
+        max(orders_known_by_as_of_date.ordered_at) filter (where is_qualifying) as last_order_at,
+        count(*) filter (where is_qualifying) as frequency,
+        coalesce(sum(order_total) filter (where is_qualifying), 0) as monetary,
+        {% for days in var('order_windows_days') %}
+        count(*) filter (
+            where is_qualifying and {{ in_window('ordered_date', days) }}
+        ) as frequency_{{ days }}d,
+        coalesce(sum(order_total) filter (
+            where is_qualifying and {{ in_window('ordered_date', days) }}
+        ), 0) as monetary_{{ days }}d,
+        {% endfor %}
+        count(*) filter (where order_status = 'returned') as returned_orders,
+        count(*) filter (where order_status = 'cancelled') as cancelled_orders
+    from orders_known_by_as_of_date
+    cross join as_of_dates
+    group by orders_known_by_as_of_date.customer_key
+),
+
+customer_rfm as (
+    select
+        as_of_dates.as_of_date,
+        known_customers.customer_key,
+        order_summaries.first_order_at,
+        order_summaries.last_order_at,
+        {{ days_before_as_of('order_summaries.last_order_at') }} as recency_days,
+        coalesce(order_summaries.frequency, 0) as frequency,
+        cast(coalesce(order_summaries.monetary, 0) as decimal(18, 2)) as monetary,
+        cast(
+            order_summaries.monetary / nullif(order_summaries.frequency, 0) as decimal(18, 2)
+        ) as avg_order_value,
+        {% for days in var('order_windows_days') %}
+        coalesce(order_summaries.frequency_{{ days }}d, 0) as frequency_{{ days }}d,
+        cast(coalesce(order_summaries.monetary_{{ days }}d, 0) as decimal(18, 2))
+            as monetary_{{ days }}d,
+        cast(
+            order_summaries.monetary_{{ days }}d
+            / nullif(order_summaries.frequency_{{ days }}d, 0) as decimal(18, 2)
+        ) as avg_order_value_{{ days }}d,
+        {% endfor %}
+        coalesce(order_summaries.returned_orders, 0) as returned_orders,
+        coalesce(order_summaries.cancelled_orders, 0) as cancelled_orders,
+        cast(
+            order_summaries.returned_orders
+            / nullif(order_summaries.frequency + order_summaries.returned_orders, 0)
+            as double
+        ) as return_rate,
+        {{ days_before_as_of('order_summaries.first_order_at') }} as tenure_days
+    from known_customers
+    cross join as_of_dates
+    left join order_summaries
+        on known_customers.customer_key = order_summaries.customer_key
+)
+
+select * from customer_rfm
