@@ -63,6 +63,6 @@
 {#- A list var rendered as a SQL value list: ('a', 'b'). -#}
 {% macro sql_value_list(var_name) -%}
     ({%- for value in var(var_name) -%}
-        '{{ value }}'{{ ', ' if not loop.last }}
+        '{{ value | replace("'", "''") }}'{{ ', ' if not loop.last }}
     {%- endfor -%})
 {%- endmacro %}

@@ -1,0 +1,66 @@
+{#- Every segment: family, name, description, the rule in words and the vars it uses. -#}
+{%- set lifecycle_vars = ['lifecycle_new_days', 'lifecycle_active_days', 'lifecycle_dormant_days', 'lifecycle_lapsed_days'] %}
+{%- set lifecycle_stages = [
+    ('prospect', 'No qualifying order by the as-of date.'),
+    ('new', 'First qualifying order less than lifecycle_new_days days ago.'),
+    ('active', 'Not new; last qualifying order less than lifecycle_active_days days ago.'),
+    ('dormant', 'Last qualifying order less than lifecycle_dormant_days days ago.'),
+    ('lapsed', 'Last qualifying order less than lifecycle_lapsed_days days ago.'),
+    ('churned', 'Last qualifying order lifecycle_lapsed_days or more days ago.'),
+] %}
+with
+
+segment_map as (
+    select * from {{ ref('rfm_segment_map') }}
+),
+
+rfm_segments as (
+    select
+        'rfm' as segment_family,
+        rfm_segment as segment_name,
+        'Named RFM segment from the R score and the average of the F and M scores.'
+            as description,
+        string_agg(
+            'R = ' || r_score || ' and (F + M) / 2 from ' || fm_score_min || ' to ' || fm_score_max,
+            '; ' order by r_score desc, fm_score_min
+        ) as rule_in_words,
+        'rfm_score_cutoffs = {{ var("rfm_score_cutoffs") }}' as vars_used
+    from segment_map
+    group by rfm_segment
+    union all
+    select
+        'rfm' as segment_family,
+        'Prospects' as segment_name,
+        'Customers without a qualifying order: not scored.' as description,
+        'Frequency is 0 as of the date.' as rule_in_words,
+        '' as vars_used
+),
+
+other_segments as (
+    {% for segment in behavioural_segments() %}
+    select
+        'behavioural' as segment_family,
+        '{{ segment.name }}' as segment_name,
+        'Behavioural rule segment (flag {{ segment.flag }} in customer_segments).' as description,
+        '{{ segment.rule }}' as rule_in_words,
+        '{{ describe_vars(segment.vars) | replace("'", "''") }}' as vars_used
+    union all
+    {% endfor %}
+    {% for stage, rule in lifecycle_stages %}
+    select
+        'lifecycle' as segment_family,
+        '{{ stage }}' as segment_name,
+        'Lifecycle stage (customer_recency.lifecycle_stage).' as description,
+        '{{ rule }}' as rule_in_words,
+        '{{ describe_vars(lifecycle_vars) }}' as vars_used
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+segment_catalog as (
+    select * from rfm_segments
+    union all
+    select * from other_segments
+)
+
+select * from segment_catalog

@@ -1,0 +1,53 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='as_of_date',
+    )
+}}
+{#- Long form of customer_segments, for activation lists and BI filters. -#}
+{%- set behavioural_segments = behavioural_segments() %}
+with
+
+customer_segments as (
+    select * from {{ ref('customer_segments') }}
+),
+
+as_of_dates as (
+    select * from {{ ref('int_as_of_date') }}
+),
+
+current_segments as (
+    select customer_segments.*
+    from customer_segments
+    inner join as_of_dates
+        on customer_segments.as_of_date = as_of_dates.as_of_date
+),
+
+memberships as (
+    select
+        as_of_date,
+        customer_key,
+        'rfm' as segment_family,
+        rfm_segment as segment_name
+    from current_segments
+    union all
+    select
+        as_of_date,
+        customer_key,
+        'lifecycle' as segment_family,
+        lifecycle_stage as segment_name
+    from current_segments
+    {% for segment in behavioural_segments %}
+    union all
+    select
+        as_of_date,
+        customer_key,
+        'behavioural' as segment_family,
+        '{{ segment.name }}' as segment_name
+    from current_segments
+    where {{ segment.flag }}
+    {% endfor %}
+)
+
+select * from memberships
