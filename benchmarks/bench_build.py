@@ -15,7 +15,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LAYERS = {
-    "staging": "staging",
+    "staging": "path:models/staging",
     "identity": "path:models/intermediate/identity path:models/marts/identity",
     "features": "path:models/intermediate/features path:models/marts/features",
     "segments": "path:models/intermediate/segments path:models/marts/segments",

@@ -149,9 +149,12 @@ customer_engagement as (
         known_customers.customer_key,
         {% for days in var('event_windows_days') %}
         coalesce(session_summaries.sessions_{{ days }}d, 0) as sessions_{{ days }}d,
-        coalesce(activity_summaries.page_views_{{ days }}d, 0) as page_views_{{ days }}d,
-        coalesce(activity_summaries.product_views_{{ days }}d, 0) as product_views_{{ days }}d,
-        coalesce(activity_summaries.add_to_carts_{{ days }}d, 0) as add_to_carts_{{ days }}d,
+        cast(coalesce(activity_summaries.page_views_{{ days }}d, 0) as bigint)
+            as page_views_{{ days }}d,
+        cast(coalesce(activity_summaries.product_views_{{ days }}d, 0) as bigint)
+            as product_views_{{ days }}d,
+        cast(coalesce(activity_summaries.add_to_carts_{{ days }}d, 0) as bigint)
+            as add_to_carts_{{ days }}d,
         coalesce(abandonment_counts.abandoned_carts_{{ days }}d, 0)
             as abandoned_carts_{{ days }}d,
         {% endfor %}
@@ -159,15 +162,15 @@ customer_engagement as (
         session_summaries.last_abandoned_cart_at,
         purchases_after_abandonment.purchase_after_abandonment_at is not null
             as has_purchased_since_abandonment,
-        coalesce(activity_summaries.emails_sent, 0) as emails_sent,
-        coalesce(activity_summaries.emails_delivered, 0) as emails_delivered,
-        coalesce(activity_summaries.email_opens, 0) as email_opens,
-        coalesce(activity_summaries.email_clicks, 0) as email_clicks,
+        cast(coalesce(activity_summaries.emails_sent, 0) as bigint) as emails_sent,
+        cast(coalesce(activity_summaries.emails_delivered, 0) as bigint) as emails_delivered,
+        cast(coalesce(activity_summaries.email_opens, 0) as bigint) as email_opens,
+        cast(coalesce(activity_summaries.email_clicks, 0) as bigint) as email_clicks,
         cast(activity_summaries.email_opens as double)
         / nullif(activity_summaries.emails_delivered, 0) as email_open_rate,
         cast(activity_summaries.email_clicks as double)
         / nullif(activity_summaries.emails_delivered, 0) as email_click_rate,
-        coalesce(activity_summaries.app_active_days, 0) as app_active_days,
+        cast(coalesce(activity_summaries.app_active_days, 0) as bigint) as app_active_days,
         coalesce(activity_summaries.engagement_score, 0) as engagement_score
     from known_customers
     cross join as_of_dates
