@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='as_of_date',
+        on_schema_change='fail',
     )
 }}
 {#- Long form of customer_segments, for activation lists and BI filters. -#}

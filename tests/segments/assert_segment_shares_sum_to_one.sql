@@ -1,0 +1,19 @@
+-- The shares of the rfm and lifecycle families each sum to 1 on every as-of date.
+with
+
+segment_sizes as (
+    select * from {{ ref('segment_sizes') }}
+),
+
+family_totals as (
+    select
+        as_of_date,
+        segment_family,
+        sum(share) as total_share
+    from segment_sizes
+    where segment_family in ('rfm', 'lifecycle')
+    group by as_of_date, segment_family
+)
+
+select * from family_totals
+where abs(total_share - 1) > 1e-9
