@@ -14,7 +14,7 @@ leaked_identifiers as (
     from customer_identifiers
     inner join erased_identifiers
         on customer_identifiers.identifier_type = erased_identifiers.identifier_type
-        and customer_identifiers.identifier_value = erased_identifiers.identifier_value
+            and customer_identifiers.identifier_value = erased_identifiers.identifier_value
 )
 
 select * from leaked_identifiers

@@ -28,7 +28,7 @@ failures as (
     from customer_segments
     left join rfm_memberships
         on customer_segments.as_of_date = rfm_memberships.as_of_date
-        and customer_segments.customer_key = rfm_memberships.customer_key
+            and customer_segments.customer_key = rfm_memberships.customer_key
     where
         coalesce(rfm_memberships.segments, 0) != 1
         or (customer_segments.rfm_segment = 'Prospects') != (customer_segments.r_score is null)

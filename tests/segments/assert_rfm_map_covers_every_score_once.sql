@@ -6,7 +6,8 @@ segment_map as (
 ),
 
 scores as (
-    select score from range(1, 6) as score_range (score)
+    select score_values.score
+    from (values (1), (2), (3), (4), (5)) as score_values (score)
 ),
 
 combinations as (
@@ -28,15 +29,20 @@ matches as (
     from combinations
     left join segment_map
         on combinations.r_score = segment_map.r_score
-        and (combinations.f_score + combinations.m_score) / 2.0
-        between segment_map.fm_score_min and segment_map.fm_score_max
+            and (combinations.f_score + combinations.m_score) / 2.0
+            between segment_map.fm_score_min and segment_map.fm_score_max
     group by combinations.r_score, combinations.f_score, combinations.m_score
 ),
 
 failures as (
-    select * from matches where segments != 1
+    select * from matches
+    where segments != 1
     union all
-    select null as r_score, null as f_score, null as m_score, count(*) as segments
+    select
+        null as r_score,
+        null as f_score,
+        null as m_score,
+        count(*) as segments
     from combinations
     having count(*) != 125
 )

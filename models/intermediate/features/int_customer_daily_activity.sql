@@ -45,14 +45,14 @@ fingerprints as (
 ),
 
 {% if is_incremental() %}
-refresh_bounds as (
-    select max(activity_date) - {{ var('daily_activity_lookback_days') }} as refresh_from_date
-    from {{ this }}
-),
+    refresh_bounds as (
+        select max(activity_date) - {{ var('daily_activity_lookback_days') }} as refresh_from_date
+        from {{ this }}
+    ),
 
-customers_already_aggregated as (
-    select distinct customer_key from {{ this }}
-),
+    customers_already_aggregated as (
+        select distinct customer_key from {{ this }}
+    ),
 {% endif %}
 
 web_days as (
@@ -133,17 +133,17 @@ source_days as (
 ),
 
 {% if is_incremental() %}
-days_to_refresh as (
-    select source_days.*
-    from source_days
-    cross join refresh_bounds
-    where
-        source_days.activity_date >= refresh_bounds.refresh_from_date
-        or refresh_bounds.refresh_from_date is null
-        or source_days.customer_key not in (
-            select customer_key from customers_already_aggregated
-        )
-),
+    days_to_refresh as (
+        select source_days.*
+        from source_days
+        cross join refresh_bounds
+        where
+            source_days.activity_date >= refresh_bounds.refresh_from_date
+            or refresh_bounds.refresh_from_date is null
+            or source_days.customer_key not in (
+                select customers_already_aggregated.customer_key from customers_already_aggregated
+            )
+    ),
 {% else %}
 days_to_refresh as (
     select * from source_days

@@ -43,7 +43,7 @@ next_purchase_after_cart as (
     from sessions
     inner join purchases
         on sessions.customer_key = purchases.customer_key
-        and purchases.purchased_at > sessions.last_add_to_cart_at
+            and sessions.last_add_to_cart_at < purchases.purchased_at
     group by sessions.customer_key, sessions.session_id
 ),
 
@@ -60,7 +60,7 @@ web_sessions as (
     from sessions
     left join next_purchase_after_cart
         on sessions.customer_key = next_purchase_after_cart.customer_key
-        and sessions.session_id = next_purchase_after_cart.session_id
+            and sessions.session_id = next_purchase_after_cart.session_id
 )
 
 select * from web_sessions

@@ -24,10 +24,10 @@ attributed_app_events as (
     from app_events
     left join identifier_keys as account_keys
         on account_keys.identifier_type = 'customer_id'
-        and app_events.customer_id = account_keys.identifier_value
+            and app_events.customer_id = account_keys.identifier_value
     left join identifier_keys as device_keys
         on device_keys.identifier_type = 'device_id'
-        and app_events.device_id = device_keys.identifier_value
+            and app_events.device_id = device_keys.identifier_value
 )
 
 select * from attributed_app_events

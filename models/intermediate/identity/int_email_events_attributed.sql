@@ -19,7 +19,7 @@ attributed_email_events as (
     from email_events
     left join identifier_keys as email_keys
         on email_keys.identifier_type = 'email'
-        and email_events.email = email_keys.identifier_value
+            and email_events.email = email_keys.identifier_value
 )
 
 select * from attributed_email_events

@@ -66,13 +66,25 @@ app_links as (
 ),
 
 all_links as (
-    select 'crm' as source_system, * from crm_links
+    select
+        'crm' as source_system,
+        *
+    from crm_links
     union all
-    select 'shop' as source_system, * from shop_links
+    select
+        'shop' as source_system,
+        *
+    from shop_links
     union all
-    select 'web' as source_system, * from web_links
+    select
+        'web' as source_system,
+        *
+    from web_links
     union all
-    select 'app' as source_system, * from app_links
+    select
+        'app' as source_system,
+        *
+    from app_links
 )
 
 select * from all_links

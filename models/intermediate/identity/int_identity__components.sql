@@ -11,7 +11,7 @@
     itself and its neighbours, then replaces that label by the label's own label. Labels
     only decrease and always name a node of the same component, so the fixed point labels
     every node with the smallest node id of its component. The last step is compared with
-    the one before: if any label still changed, the build fails with an error instead of
+    the one before: if any component_label still changed, the build fails with an error instead of
     returning components that stopped early.
 -#}
 {%- set iterations = var('identity_max_iterations') | int %}
@@ -37,7 +37,7 @@ linkable_identifiers as (
     from sightings
     left join excluded_identifiers
         on sightings.identifier_type = excluded_identifiers.identifier_type
-        and sightings.identifier_value = excluded_identifiers.identifier_value
+            and sightings.identifier_value = excluded_identifiers.identifier_value
     where
         sightings.identifier_type in ('customer_id', 'email', 'phone')
         and excluded_identifiers.identifier_value is null
@@ -58,47 +58,57 @@ directed_edges as (
     from account_links
     inner join nodes as customer_nodes
         on customer_nodes.identifier_type = 'customer_id'
-        and account_links.customer_id = customer_nodes.identifier_value
+            and account_links.customer_id = customer_nodes.identifier_value
     inner join nodes as linked_nodes
         on account_links.linked_type = linked_nodes.identifier_type
-        and account_links.linked_value = linked_nodes.identifier_value
+            and account_links.linked_value = linked_nodes.identifier_value
     where account_links.linked_type in ('email', 'phone')
 ),
 
 edges as (
-    select from_node_id, to_node_id from directed_edges
+    select
+        from_node_id,
+        to_node_id
+    from directed_edges
     union
-    select to_node_id as from_node_id, from_node_id as to_node_id from directed_edges
+    select
+        to_node_id as from_node_id,
+        from_node_id as to_node_id
+    from directed_edges
     union
-    select node_id as from_node_id, node_id as to_node_id from nodes
+    select
+        node_id as from_node_id,
+        node_id as to_node_id
+    from nodes
 ),
 
 labels_0 as (
     select
         node_id,
-        node_id as label
+        node_id as component_label
     from nodes
 ),
 
 {% for step in range(1, iterations + 1) %}
-neighbour_minimum_{{ step }} as (
-    select
-        edges.from_node_id as node_id,
-        min(labels_{{ step - 1 }}.label) as label
-    from edges
-    inner join labels_{{ step - 1 }}
-        on edges.to_node_id = labels_{{ step - 1 }}.node_id
-    group by edges.from_node_id
-),
+    neighbour_minimum_{{ step }} as (
+        select
+            edges.from_node_id as node_id,
+            min(labels_{{ step - 1 }}.component_label) as component_label
+        from edges
+        inner join labels_{{ step - 1 }}
+            on edges.to_node_id = labels_{{ step - 1 }}.node_id
+        group by edges.from_node_id
+    ),
 
-labels_{{ step }} as (
-    select
-        neighbour_minimum_{{ step }}.node_id,
-        least(neighbour_minimum_{{ step }}.label, jumped.label) as label
-    from neighbour_minimum_{{ step }}
-    inner join neighbour_minimum_{{ step }} as jumped
-        on neighbour_minimum_{{ step }}.label = jumped.node_id
-),
+    labels_{{ step }} as (
+        select
+            neighbour_minimum_{{ step }}.node_id,
+            least(neighbour_minimum_{{ step }}.component_label, jumped.component_label)
+                as component_label
+        from neighbour_minimum_{{ step }}
+        inner join neighbour_minimum_{{ step }} as jumped
+            on neighbour_minimum_{{ step }}.component_label = jumped.node_id
+    ),
 
 {% endfor %}
 
@@ -107,7 +117,7 @@ unconverged_nodes as (
     from labels_{{ iterations }}
     inner join labels_{{ iterations - 1 }}
         on labels_{{ iterations }}.node_id = labels_{{ iterations - 1 }}.node_id
-    where labels_{{ iterations }}.label != labels_{{ iterations - 1 }}.label
+    where labels_{{ iterations }}.component_label != labels_{{ iterations - 1 }}.component_label
 ),
 
 components as (
@@ -115,7 +125,7 @@ components as (
         nodes.identifier_type,
         nodes.identifier_value,
         nodes.node_id,
-        labels_{{ iterations }}.label as component_id
+        labels_{{ iterations }}.component_label as component_id
     from nodes
     inner join labels_{{ iterations }}
         on nodes.node_id = labels_{{ iterations }}.node_id

@@ -28,18 +28,30 @@ blocklisted as (
         distinct_identifiers.identifier_type,
         distinct_identifiers.identifier_value,
         'blocklist' as exclusion_rule,
-        min(blocklist.reason || ' (' || blocklist.match_type || ' ' || blocklist.value_pattern || ')')
+        min(
+            blocklist.reason
+            || ' ('
+            || blocklist.match_type
+            || ' '
+            || blocklist.value_pattern
+            || ')'
+        )
             as evidence,
         1 as rule_priority
     from distinct_identifiers
     inner join blocklist
         on blocklist.identifier_type in ('any', distinct_identifiers.identifier_type)
-        and (
-            (blocklist.match_type = 'exact'
-                and distinct_identifiers.identifier_value = coalesce(blocklist.value_pattern, ''))
-            or (blocklist.match_type = 'like'
-                and distinct_identifiers.identifier_value like blocklist.value_pattern)
-        )
+            and (
+                (
+                    blocklist.match_type = 'exact'
+                    and distinct_identifiers.identifier_value
+                    = coalesce(blocklist.value_pattern, '')
+                )
+                or (
+                    blocklist.match_type = 'like'
+                    and distinct_identifiers.identifier_value like blocklist.value_pattern
+                )
+            )
     group by distinct_identifiers.identifier_type, distinct_identifiers.identifier_value
 ),
 
@@ -61,14 +73,22 @@ over_shared as (
         2 as rule_priority
     from accounts_per_identifier
     where
-        (identifier_type = 'anonymous_id'
-            and distinct_accounts > {{ var('identity_max_customers_per_cookie') }})
-        or (identifier_type = 'device_id'
-            and distinct_accounts > {{ var('identity_max_customers_per_device') }})
-        or (identifier_type = 'email'
-            and distinct_accounts > {{ var('identity_max_accounts_per_email') }})
-        or (identifier_type = 'phone'
-            and distinct_accounts > {{ var('identity_max_accounts_per_phone') }})
+        (
+            identifier_type = 'anonymous_id'
+            and distinct_accounts > {{ var('identity_max_customers_per_cookie') }}
+        )
+        or (
+            identifier_type = 'device_id'
+            and distinct_accounts > {{ var('identity_max_customers_per_device') }}
+        )
+        or (
+            identifier_type = 'email'
+            and distinct_accounts > {{ var('identity_max_accounts_per_email') }}
+        )
+        or (
+            identifier_type = 'phone'
+            and distinct_accounts > {{ var('identity_max_accounts_per_phone') }}
+        )
 ),
 
 all_exclusions as (
@@ -85,9 +105,9 @@ first_rule_per_identifier as (
         evidence
     from all_exclusions
     qualify row_number() over (
-        partition by identifier_type, identifier_value
-        order by rule_priority, exclusion_rule
-    ) = 1
+            partition by identifier_type, identifier_value
+            order by rule_priority, exclusion_rule
+        ) = 1
 )
 
 select * from first_rule_per_identifier

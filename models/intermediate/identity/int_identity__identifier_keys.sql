@@ -45,14 +45,14 @@ component_keys as (
     from components
     inner join identifier_first_seen
         on components.identifier_type = identifier_first_seen.identifier_type
-        and components.identifier_value = identifier_first_seen.identifier_value
+            and components.identifier_value = identifier_first_seen.identifier_value
     qualify row_number() over (
-        partition by components.component_id
-        order by
-            identifier_first_seen.first_seen_at,
-            components.identifier_type,
-            components.identifier_value
-    ) = 1
+            partition by components.component_id
+            order by
+                identifier_first_seen.first_seen_at,
+                components.identifier_type,
+                components.identifier_value
+        ) = 1
 ),
 
 graph_identifiers as (
@@ -74,10 +74,10 @@ device_candidates as (
     from account_links
     inner join graph_identifiers as account_customers
         on account_customers.identifier_type = 'customer_id'
-        and account_links.customer_id = account_customers.identifier_value
+            and account_links.customer_id = account_customers.identifier_value
     left join excluded_identifiers
         on account_links.linked_type = excluded_identifiers.identifier_type
-        and account_links.linked_value = excluded_identifiers.identifier_value
+            and account_links.linked_value = excluded_identifiers.identifier_value
     where
         account_links.linked_type in ('anonymous_id', 'device_id')
         and excluded_identifiers.identifier_value is null

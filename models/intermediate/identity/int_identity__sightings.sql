@@ -123,15 +123,30 @@ email_sightings as (
 ),
 
 all_sightings as (
-    select 'crm' as source_system, * from crm_sightings
+    select
+        'crm' as source_system,
+        *
+    from crm_sightings
     union all
-    select 'shop' as source_system, * from shop_sightings
+    select
+        'shop' as source_system,
+        *
+    from shop_sightings
     union all
-    select 'web' as source_system, * from web_sightings
+    select
+        'web' as source_system,
+        *
+    from web_sightings
     union all
-    select 'app' as source_system, * from app_sightings
+    select
+        'app' as source_system,
+        *
+    from app_sightings
     union all
-    select 'email' as source_system, * from email_sightings
+    select
+        'email' as source_system,
+        *
+    from email_sightings
 )
 
 select * from all_sightings

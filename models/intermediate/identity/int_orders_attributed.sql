@@ -24,10 +24,10 @@ attributed_orders as (
     from orders
     left join identifier_keys as account_keys
         on account_keys.identifier_type = 'customer_id'
-        and orders.customer_id = account_keys.identifier_value
+            and orders.customer_id = account_keys.identifier_value
     left join identifier_keys as email_keys
         on email_keys.identifier_type = 'email'
-        and orders.email = email_keys.identifier_value
+            and orders.email = email_keys.identifier_value
 )
 
 select * from attributed_orders

@@ -26,10 +26,10 @@ attributed_web_events as (
     from web_events
     left join identifier_keys as account_keys
         on account_keys.identifier_type = 'customer_id'
-        and web_events.customer_id = account_keys.identifier_value
+            and web_events.customer_id = account_keys.identifier_value
     left join identifier_keys as cookie_keys
         on cookie_keys.identifier_type = 'anonymous_id'
-        and web_events.anonymous_id = cookie_keys.identifier_value
+            and web_events.anonymous_id = cookie_keys.identifier_value
 )
 
 select * from attributed_web_events

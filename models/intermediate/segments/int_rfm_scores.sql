@@ -52,8 +52,8 @@ named_scores as (
     from scores
     inner join segment_map
         on scores.r_score = segment_map.r_score
-        and (scores.f_score + scores.m_score) / 2.0
-        between segment_map.fm_score_min and segment_map.fm_score_max
+            and (scores.f_score + scores.m_score) / 2.0
+            between segment_map.fm_score_min and segment_map.fm_score_max
 )
 
 select * from named_scores

@@ -29,15 +29,15 @@ activity_summaries as (
     select
         daily_activity.customer_key,
         {% for days in var('event_windows_days') %}
-        sum(daily_activity.page_views) filter (
-            where {{ in_window('daily_activity.activity_date', days) }}
-        ) as page_views_{{ days }}d,
-        sum(daily_activity.web_product_views + daily_activity.app_product_views) filter (
-            where {{ in_window('daily_activity.activity_date', days) }}
-        ) as product_views_{{ days }}d,
-        sum(daily_activity.web_add_to_carts + daily_activity.app_add_to_carts) filter (
-            where {{ in_window('daily_activity.activity_date', days) }}
-        ) as add_to_carts_{{ days }}d,
+            sum(daily_activity.page_views) filter (
+                where {{ in_window('daily_activity.activity_date', days) }}
+            ) as page_views_{{ days }}d,
+            sum(daily_activity.web_product_views + daily_activity.app_product_views) filter (
+                where {{ in_window('daily_activity.activity_date', days) }}
+            ) as product_views_{{ days }}d,
+            sum(daily_activity.web_add_to_carts + daily_activity.app_add_to_carts) filter (
+                where {{ in_window('daily_activity.activity_date', days) }}
+            ) as add_to_carts_{{ days }}d,
         {% endfor %}
         sum(daily_activity.emails_sent) filter (
             where {{ in_window('daily_activity.activity_date', var('rate_window_days')) }}
@@ -84,9 +84,9 @@ session_summaries as (
     select
         web_sessions.customer_key,
         {% for days in var('event_windows_days') %}
-        count(*) filter (
-            where {{ in_window('cast(web_sessions.started_at as date)', days) }}
-        ) as sessions_{{ days }}d,
+            count(*) filter (
+                where {{ in_window('cast(web_sessions.started_at as date)', days) }}
+            ) as sessions_{{ days }}d,
         {% endfor %}
         avg(web_sessions.duration_seconds) filter (
             where {{ in_window(
@@ -112,10 +112,11 @@ abandonment_counts as (
     select
         web_sessions.customer_key,
         {% for days in var('event_windows_days') %}
-        count(*) filter (
-            where {{ in_window('cast(web_sessions.last_add_to_cart_at as date)', days) }}
-        ) as abandoned_carts_{{ days }}d{{ ',' if not loop.last }}
+            count(*) filter (
+                where {{ in_window('cast(web_sessions.last_add_to_cart_at as date)', days) }}
+            ) as abandoned_carts_{{ days }}d,
         {% endfor %}
+        count(*) as abandoned_carts
     from web_sessions
     cross join as_of_dates
     where
@@ -148,15 +149,15 @@ customer_engagement as (
         as_of_dates.as_of_date,
         known_customers.customer_key,
         {% for days in var('event_windows_days') %}
-        coalesce(session_summaries.sessions_{{ days }}d, 0) as sessions_{{ days }}d,
-        cast(coalesce(activity_summaries.page_views_{{ days }}d, 0) as bigint)
-            as page_views_{{ days }}d,
-        cast(coalesce(activity_summaries.product_views_{{ days }}d, 0) as bigint)
-            as product_views_{{ days }}d,
-        cast(coalesce(activity_summaries.add_to_carts_{{ days }}d, 0) as bigint)
-            as add_to_carts_{{ days }}d,
-        coalesce(abandonment_counts.abandoned_carts_{{ days }}d, 0)
-            as abandoned_carts_{{ days }}d,
+            coalesce(session_summaries.sessions_{{ days }}d, 0) as sessions_{{ days }}d,
+            cast(coalesce(activity_summaries.page_views_{{ days }}d, 0) as bigint)
+                as page_views_{{ days }}d,
+            cast(coalesce(activity_summaries.product_views_{{ days }}d, 0) as bigint)
+                as product_views_{{ days }}d,
+            cast(coalesce(activity_summaries.add_to_carts_{{ days }}d, 0) as bigint)
+                as add_to_carts_{{ days }}d,
+            coalesce(abandonment_counts.abandoned_carts_{{ days }}d, 0)
+                as abandoned_carts_{{ days }}d,
         {% endfor %}
         session_summaries.avg_session_duration_seconds,
         session_summaries.last_abandoned_cart_at,

@@ -24,7 +24,7 @@ known_customers as (
     where customers.first_seen_at < {{ as_of_end() }}
 ),
 
-orders_known_by_as_of_date as (
+known_orders as (
     select
         orders.customer_key,
         orders.ordered_at,
@@ -39,24 +39,28 @@ orders_known_by_as_of_date as (
 
 order_summaries as (
     select
-        orders_known_by_as_of_date.customer_key,
-        min(orders_known_by_as_of_date.ordered_at) filter (where is_qualifying) as first_order_at,
-        max(orders_known_by_as_of_date.ordered_at) filter (where is_qualifying) as last_order_at,
-        count(*) filter (where is_qualifying) as frequency,
-        coalesce(sum(order_total) filter (where is_qualifying), 0) as monetary,
+        known_orders.customer_key,
+        min(known_orders.ordered_at) filter (where known_orders.is_qualifying) as first_order_at,
+        max(known_orders.ordered_at) filter (where known_orders.is_qualifying) as last_order_at,
+        count(*) filter (where known_orders.is_qualifying) as frequency,
+        coalesce(
+            sum(known_orders.order_total) filter (where known_orders.is_qualifying), 0
+        ) as monetary,
         {% for days in var('order_windows_days') %}
-        count(*) filter (
-            where is_qualifying and {{ in_window('ordered_date', days) }}
-        ) as frequency_{{ days }}d,
-        coalesce(sum(order_total) filter (
-            where is_qualifying and {{ in_window('ordered_date', days) }}
-        ), 0) as monetary_{{ days }}d,
+            count(*) filter (
+                where known_orders.is_qualifying
+                and {{ in_window('known_orders.ordered_date', days) }}
+            ) as frequency_{{ days }}d,
+            coalesce(sum(known_orders.order_total) filter (
+                where known_orders.is_qualifying
+                and {{ in_window('known_orders.ordered_date', days) }}
+            ), 0) as monetary_{{ days }}d,
         {% endfor %}
-        count(*) filter (where order_status = 'returned') as returned_orders,
-        count(*) filter (where order_status = 'cancelled') as cancelled_orders
-    from orders_known_by_as_of_date
+        count(*) filter (where known_orders.order_status = 'returned') as returned_orders,
+        count(*) filter (where known_orders.order_status = 'cancelled') as cancelled_orders
+    from known_orders
     cross join as_of_dates
-    group by orders_known_by_as_of_date.customer_key
+    group by known_orders.customer_key
 ),
 
 customer_rfm as (
@@ -72,13 +76,13 @@ customer_rfm as (
             order_summaries.monetary / nullif(order_summaries.frequency, 0) as decimal(18, 2)
         ) as avg_order_value,
         {% for days in var('order_windows_days') %}
-        coalesce(order_summaries.frequency_{{ days }}d, 0) as frequency_{{ days }}d,
-        cast(coalesce(order_summaries.monetary_{{ days }}d, 0) as decimal(18, 2))
-            as monetary_{{ days }}d,
-        cast(
-            order_summaries.monetary_{{ days }}d
-            / nullif(order_summaries.frequency_{{ days }}d, 0) as decimal(18, 2)
-        ) as avg_order_value_{{ days }}d,
+            coalesce(order_summaries.frequency_{{ days }}d, 0) as frequency_{{ days }}d,
+            cast(coalesce(order_summaries.monetary_{{ days }}d, 0) as decimal(18, 2))
+                as monetary_{{ days }}d,
+            cast(
+                order_summaries.monetary_{{ days }}d
+                / nullif(order_summaries.frequency_{{ days }}d, 0) as decimal(18, 2)
+            ) as avg_order_value_{{ days }}d,
         {% endfor %}
         coalesce(order_summaries.returned_orders, 0) as returned_orders,
         coalesce(order_summaries.cancelled_orders, 0) as cancelled_orders,

@@ -31,7 +31,7 @@ customer_identifiers as (
     from identifier_keys
     inner join identifier_history
         on identifier_keys.identifier_type = identifier_history.identifier_type
-        and identifier_keys.identifier_value = identifier_history.identifier_value
+            and identifier_keys.identifier_value = identifier_history.identifier_value
 )
 
 select * from customer_identifiers

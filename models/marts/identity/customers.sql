@@ -38,11 +38,11 @@ latest_crm_profiles as (
     from customer_identifiers
     inner join crm_customers
         on customer_identifiers.identifier_type = 'customer_id'
-        and customer_identifiers.identifier_value = crm_customers.customer_id
+            and customer_identifiers.identifier_value = crm_customers.customer_id
     qualify row_number() over (
-        partition by customer_identifiers.customer_key
-        order by crm_customers.updated_at desc, crm_customers.customer_id
-    ) = 1
+            partition by customer_identifiers.customer_key
+            order by crm_customers.updated_at desc, crm_customers.customer_id asc
+        ) = 1
 ),
 
 customers as (

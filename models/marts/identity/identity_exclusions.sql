@@ -26,10 +26,10 @@ bridging_devices as (
     from account_links
     inner join identifier_keys
         on identifier_keys.identifier_type = 'customer_id'
-        and account_links.customer_id = identifier_keys.identifier_value
+            and account_links.customer_id = identifier_keys.identifier_value
     left join excluded_identifiers
         on account_links.linked_type = excluded_identifiers.identifier_type
-        and account_links.linked_value = excluded_identifiers.identifier_value
+            and account_links.linked_value = excluded_identifiers.identifier_value
     where
         account_links.linked_type in ('anonymous_id', 'device_id')
         and excluded_identifiers.identifier_value is null

@@ -1,5 +1,7 @@
 {#- Every segment: family, name, description, the rule in words and the vars it uses. -#}
-{%- set lifecycle_vars = ['lifecycle_new_days', 'lifecycle_active_days', 'lifecycle_dormant_days', 'lifecycle_lapsed_days'] %}
+{%- set lifecycle_vars = [
+    'lifecycle_new_days', 'lifecycle_active_days', 'lifecycle_dormant_days', 'lifecycle_lapsed_days',
+] %}
 {%- set lifecycle_stages = [
     ('prospect', 'No qualifying order by the as-of date.'),
     ('new', 'First qualifying order less than lifecycle_new_days days ago.'),
@@ -22,7 +24,7 @@ rfm_segments as (
             as description,
         string_agg(
             'R = ' || r_score || ' and (F + M) / 2 from ' || fm_score_min || ' to ' || fm_score_max,
-            '; ' order by r_score desc, fm_score_min
+            '; ' order by r_score desc, fm_score_min asc
         ) as rule_in_words,
         'rfm_score_cutoffs = {{ var("rfm_score_cutoffs") }}' as vars_used
     from segment_map
@@ -38,22 +40,23 @@ rfm_segments as (
 
 other_segments as (
     {% for segment in behavioural_segments() %}
-    select
-        'behavioural' as segment_family,
-        '{{ segment.name }}' as segment_name,
-        'Behavioural rule segment (flag {{ segment.flag }} in customer_segments).' as description,
-        '{{ segment.rule }}' as rule_in_words,
-        '{{ describe_vars(segment.vars) | replace("'", "''") }}' as vars_used
-    union all
+        select
+            'behavioural' as segment_family,
+            '{{ segment.name }}' as segment_name,
+            'Behavioural rule segment (flag {{ segment.flag }} in customer_segments).'
+                as description,
+            '{{ segment.rule }}' as rule_in_words,
+            '{{ describe_vars(segment.vars) | replace("'", "''") }}' as vars_used
+        union all
     {% endfor %}
     {% for stage, rule in lifecycle_stages %}
-    select
-        'lifecycle' as segment_family,
-        '{{ stage }}' as segment_name,
-        'Lifecycle stage (customer_recency.lifecycle_stage).' as description,
-        '{{ rule }}' as rule_in_words,
-        '{{ describe_vars(lifecycle_vars) }}' as vars_used
-    {% if not loop.last %}union all{% endif %}
+        select
+            'lifecycle' as segment_family,
+            '{{ stage }}' as segment_name,
+            'Lifecycle stage (customer_recency.lifecycle_stage).' as description,
+            '{{ rule }}' as rule_in_words,
+            '{{ describe_vars(lifecycle_vars) }}' as vars_used
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 

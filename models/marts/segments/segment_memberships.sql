@@ -40,14 +40,14 @@ memberships as (
         lifecycle_stage as segment_name
     from current_segments
     {% for segment in behavioural_segments %}
-    union all
-    select
-        as_of_date,
-        customer_key,
-        'behavioural' as segment_family,
-        '{{ segment.name }}' as segment_name
-    from current_segments
-    where {{ segment.flag }}
+        union all
+        select
+            as_of_date,
+            customer_key,
+            'behavioural' as segment_family,
+            '{{ segment.name }}' as segment_name
+        from current_segments
+        where {{ segment.flag }}
     {% endfor %}
 )
 

@@ -61,14 +61,14 @@ segment_sizes as (
         segment_catalog.segment_name,
         coalesce(members.customers, 0) as customers,
         cast(coalesce(members.customers, 0) as double)
-        / nullif(population.customers, 0) as share,
+        / nullif(population.customers, 0) as share,  -- noqa: RF04
         cast(members.average_monetary as decimal(18, 2)) as average_monetary
     from segment_catalog
     cross join as_of_dates
     cross join population
     left join members
         on segment_catalog.segment_family = members.segment_family
-        and segment_catalog.segment_name = members.segment_name
+            and segment_catalog.segment_name = members.segment_name
 )
 
 select * from segment_sizes
