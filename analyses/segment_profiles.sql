@@ -12,7 +12,9 @@ customer_rfm as (
 
 latest_segments as (
     select * from customer_segments
-    where as_of_date = (select max(customer_segments.as_of_date) from customer_segments)
+    where as_of_date = (
+            select max(all_dates.as_of_date) from customer_segments as all_dates
+        )
 ),
 
 segment_profiles as (

@@ -18,6 +18,10 @@ from segments.errors import CommandError
 # subcommand name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("segments.generate", "write a synthetic raw folder that follows the contract"),
+    "backfill": (
+        "segments.backfill",
+        "build the segment history for successive as-of dates",
+    ),
     "load": ("segments.load", "validate a raw folder against the contract and load it"),
     "identity-eval": (
         "segments.identity_eval",

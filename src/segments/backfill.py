@@ -1,0 +1,77 @@
+"""``segments backfill --from DATE --to DATE --every month``: build successive as-of dates.
+
+For each as-of date, oldest first, runs ``dbt build`` on the as-of-dependent models
+(int_as_of_date and everything downstream: features, segments, their tests) with
+``--vars '{as_of_date: ...}'``. The segment history models replace the rows of the date
+they build, so running a date again never duplicates it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from calendar import monthrange
+from datetime import date, timedelta
+from pathlib import Path
+
+from segments.errors import CommandError
+from segments.warehouse import DATABASE_ENVIRONMENT_VARIABLE, add_database_argument, resolve_database
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STEPS = ("day", "week", "month")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
+    parser.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
+    parser.add_argument("--every", choices=STEPS, default="month",
+                        help="day, week, or month (month ends)")
+    add_database_argument(parser)
+
+
+def as_of_dates(start: date, end: date, every: str) -> list[date]:
+    """The as-of dates from start to end inclusive; months step through month ends."""
+    if end < start:
+        raise CommandError(f"--to {end} is before --from {start}")
+    dates: list[date] = []
+    if every == "month":
+        year, month = start.year, start.month
+        while True:
+            month_end = date(year, month, monthrange(year, month)[1])
+            if month_end > end:
+                break
+            if month_end >= start:
+                dates.append(month_end)
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return dates
+    step = timedelta(days=1 if every == "day" else 7)
+    current = start
+    while current <= end:
+        dates.append(current)
+        current += step
+    return dates
+
+
+def run(args: argparse.Namespace) -> int:
+    dates = as_of_dates(args.start, args.end, args.every)
+    if not dates:
+        raise CommandError(f"no {args.every} end between {args.start} and {args.end}")
+    environment = dict(os.environ)
+    environment[DATABASE_ENVIRONMENT_VARIABLE] = str(resolve_database(args.database).resolve())
+    environment.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT / "profiles"))
+    dbt = str(Path(sys.executable).parent / "dbt")
+    for as_of_date in dates:
+        print(f"building as of {as_of_date}", flush=True)
+        result = subprocess.run(
+            [dbt, "build", "--select", "int_as_of_date+",
+             "--vars", json.dumps({"as_of_date": as_of_date.isoformat()})],
+            cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True,
+        )
+        if result.returncode != 0:
+            print(result.stdout[-4000:], file=sys.stderr)
+            raise CommandError(f"dbt build failed for as_of_date {as_of_date}; later dates not built")
+    print(f"built {len(dates)} as-of dates: {dates[0]} to {dates[-1]}")
+    return 0
