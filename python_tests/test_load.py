@@ -1,0 +1,156 @@
+"""segments load: contract violations are refused atomically; valid folders load typed."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from segments.cli import main
+from segments.contract import TABLES
+
+ORDERS_HEADER = "order_id,customer_id,email,ordered_at,status,order_total,channel\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def valid_folder(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    write(folder / "orders.csv", ORDERS_HEADER
+          + "o1,c1,a@b.test,2026-01-01T10:00:00+02:00,completed,10.5,web\n"
+          + "o2,,Guest@B.test,2026-01-02 10:00:00,completed,-3,store\n"
+          + "o3,c2,,2026-01-03 10:00:00,returned,7,app\n")
+    write(folder / "customers.csv",
+          "customer_id,email,phone,first_name,last_name,birth_date,gender,city,country,"
+          "loyalty_tier,marketing_opt_in,created_at,updated_at\n"
+          "c1,a@b.test,555,A,B,1990-01-01,f,P,FR,gold,yes,2025-01-01,2025-01-02\n"
+          "c2,c@d.test,,C,D,,m,L,GB,,False,2025-01-01,\n")
+    return folder
+
+
+def fingerprint(database: Path) -> dict[str, tuple[int, str]]:
+    """Row count and a content hash of every raw table."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        tables = [row[0] for row in connection.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+        ).fetchall()]
+        result = {}
+        for table in sorted(tables):
+            rows = connection.execute(
+                f"select * exclude (_loaded_at) from raw.{table} order by all"
+                if table != "load_manifest" else f"select * from raw.{table} order by all"
+            ).fetchall()
+            result[table] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+        return result
+
+
+def load(folder: Path, database: Path) -> int:
+    return main(["load", "--from", str(folder), "--database", str(database)])
+
+
+def test_valid_folder_loads_with_types_lineage_and_empty_optional_tables(tmp_path: Path) -> None:
+    database = tmp_path / "warehouse.duckdb"
+    assert load(valid_folder(tmp_path / "raw"), database) == 0
+    with duckdb.connect(str(database), read_only=True) as connection:
+        orders = connection.execute(
+            "select order_id, ordered_at, order_total, _raw_row_id, _source_file from raw.orders order by _raw_row_id"
+        ).fetchall()
+        assert [row[0] for row in orders] == ["o1", "o2", "o3"]
+        assert str(orders[0][1]) == "2026-01-01 08:00:00"  # +02:00 converted to UTC
+        assert str(orders[1][2]) == "-3.00"  # negative totals load; staging quarantines them
+        assert [row[3] for row in orders] == [1, 2, 3]
+        assert orders[0][4] == "orders.csv"
+        opt_in = connection.execute(
+            "select customer_id, marketing_opt_in from raw.customers order by 1"
+        ).fetchall()
+        assert opt_in == [("c1", True), ("c2", False)]
+        for table in TABLES:
+            columns = [row[0] for row in connection.execute(f"describe raw.{table.name}").fetchall()]
+            assert columns == table.column_names + ["_raw_row_id", "_source_file", "_loaded_at"]
+        assert connection.execute("select count(*) from raw.web_events").fetchall()[0][0] == 0
+        manifest = dict(connection.execute(
+            "select table_name, row_count from raw.load_manifest"
+        ).fetchall())
+        assert manifest["orders"] == 3 and manifest["customers"] == 2 and manifest["app_events"] == 0
+
+
+def test_parquet_row_ids_follow_file_order(tmp_path: Path) -> None:
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    order_ids = [f"o{index:05d}" for index in range(5000, 0, -1)]  # deliberately not sorted
+    pq.write_table(pa.table({
+        "order_id": order_ids, "customer_id": ["c"] * 5000, "email": [None] * 5000,
+        "ordered_at": ["2026-01-01 00:00:00"] * 5000, "status": ["completed"] * 5000,
+        "order_total": [1.0] * 5000, "channel": ["web"] * 5000,
+    }), folder / "orders.parquet", row_group_size=700)
+    database = tmp_path / "warehouse.duckdb"
+    assert load(folder, database) == 0
+    with duckdb.connect(str(database), read_only=True) as connection:
+        loaded = connection.execute("select order_id from raw.orders order by _raw_row_id").fetchall()
+    assert [row[0] for row in loaded] == order_ids
+
+
+def test_reload_replaces_instead_of_appending(tmp_path: Path) -> None:
+    database = tmp_path / "warehouse.duckdb"
+    folder = valid_folder(tmp_path / "raw")
+    assert load(folder, database) == 0
+    assert load(folder, database) == 0
+    with duckdb.connect(str(database), read_only=True) as connection:
+        assert connection.execute("select count(*) from raw.orders").fetchall()[0][0] == 3
+
+
+BAD_FOLDERS = {
+    "unknown file": (lambda folder: write(folder / "notes.txt", "hello"), ["notes.txt", "unknown file"]),
+    "two files for one table": (
+        lambda folder: write(folder / "orders.parquet", ""), ["orders.parquet", "already given by orders.csv"]),
+    "missing orders": (lambda folder: (folder / "orders.csv").unlink(), ["orders", "required table is missing"]),
+    "missing column": (
+        lambda folder: write(folder / "orders.csv", ORDERS_HEADER.replace(",channel", "") + "o1,c1,,2026-01-01,completed,1\n"),
+        ["orders.csv", "column channel is missing"]),
+    "unreadable csv value": (
+        lambda folder: write(folder / "orders.csv", ORDERS_HEADER + "o1,c1,,not a date,completed,1,web\n"),
+        ["orders.csv", "column ordered_at", "1 value(s) cannot be read as timestamp", "row 1", "not a date"]),
+    "unreadable parquet value": (
+        lambda folder: pq.write_table(pa.table({
+            "customer_id": ["c1"], "email": ["a@b.test"], "phone": [None], "first_name": [None],
+            "last_name": [None], "birth_date": ["yesterday"], "gender": [None], "city": [None],
+            "country": [None], "loyalty_tier": [None], "marketing_opt_in": [None],
+            "created_at": ["2025-01-01"], "updated_at": ["2025-01-01"],
+        }), (folder / "customers.csv").unlink() or folder / "customers.parquet"),
+        ["customers.parquet", "column birth_date", "cannot be read as date", "yesterday"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FOLDERS))
+@pytest.mark.parametrize("warehouse_exists", [False, True])
+def test_contract_violation_is_refused_and_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, warehouse_exists: bool
+) -> None:
+    database = tmp_path / "warehouse.duckdb"
+    if warehouse_exists:
+        assert load(valid_folder(tmp_path / "previous"), database) == 0
+        before = fingerprint(database)
+    capsys.readouterr()
+    folder = valid_folder(tmp_path / "raw")
+    break_folder, expected_fragments = BAD_FOLDERS[case]
+    break_folder(folder)
+    assert load(folder, database) != 0
+    message = capsys.readouterr().err
+    for fragment in expected_fragments:
+        assert fragment in message, message
+    if warehouse_exists:
+        assert fingerprint(database) == before
+    else:
+        assert not database.exists()
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert load(tmp_path / "nowhere", tmp_path / "warehouse.duckdb") == 2
+    assert "does not exist" in capsys.readouterr().err
