@@ -1,8 +1,8 @@
 {#-
-    One row per attributed web session (customer_key, session_id): start, end, duration,
-    the last add-to-cart, and the customer's first purchase event after it (in any
-    session). Whether a cart counts as abandoned depends on the as-of date, so the
-    features decide it from these timestamps without looking past the as-of day.
+    One row per attributed web session (customer_key, session_id) as known by the end of
+    the as-of date: start, end, duration, the last add-to-cart, and the customer's first
+    purchase event after it (in any session). Only events before the end of the as-of day
+    are read, so a session or purchase continuing after it changes nothing.
 -#}
 with
 
@@ -10,9 +10,18 @@ web_events as (
     select * from {{ ref('int_web_events_attributed') }}
 ),
 
+as_of_dates as (
+    select * from {{ ref('int_as_of_date') }}
+),
+
 attributed_events as (
-    select * from web_events
-    where customer_key is not null and session_id is not null
+    select web_events.*
+    from web_events
+    cross join as_of_dates
+    where
+        web_events.customer_key is not null
+        and web_events.session_id is not null
+        and web_events.occurred_at < {{ as_of_end() }}
 ),
 
 sessions as (
