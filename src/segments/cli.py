@@ -17,6 +17,10 @@ from segments.errors import CommandError
 
 # subcommand name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "check": (
+        "segments.check",
+        "run the Great Expectations suites on the built warehouse (read-only)",
+    ),
     "generate": ("segments.generate", "write a synthetic raw folder that follows the contract"),
     "backfill": (
         "segments.backfill",
