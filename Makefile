@@ -21,10 +21,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
-## build: load the bundled sample into warehouse.duckdb and build every model and test
+## build: load the bundled sample, build every model and test, check it, then publish.
+## Each step runs only if the one before passed, so BI tools reading published.duckdb
+## never see segments that failed a dbt test or a critical expectation.
 build: venv
 	$(BIN)/segments load --from $(SAMPLE)
 	$(BIN)/dbt build
+	$(BIN)/segments check
+	$(BIN)/segments publish
 
 ## test: lint every model, then run the pytest suite (which builds its own warehouses)
 test: venv lint pytest
@@ -40,4 +44,4 @@ sample: venv
 	$(BIN)/segments generate --customers 2000 --seed 42 --out $(SAMPLE)
 
 clean:
-	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal
+	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal published.duckdb gx/uncommitted

@@ -31,6 +31,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "segments.identity_eval",
         "score identity resolution against the generator's ground truth",
     ),
+    "publish": (
+        "segments.publish",
+        "copy the BI-facing marts atomically into the published file",
+    ),
     "online-retail": (
         "segments.online_retail",
         "convert the UCI Online Retail data set into a raw folder",
