@@ -26,7 +26,7 @@ $(STAMP): requirements.txt pyproject.toml
 ## never see segments that failed a dbt test or a critical expectation.
 build: venv
 	$(BIN)/segments load --from $(SAMPLE)
-	$(BIN)/dbt build
+	$(BIN)/dbt build $(DBT_BUILD_FLAGS)
 	$(BIN)/segments check
 	$(BIN)/segments publish
 

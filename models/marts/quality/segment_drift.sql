@@ -3,7 +3,9 @@
     trailing baseline, for the families whose shares sum to 1 (rfm and lifecycle).
 
     psi: population stability index, sum over segments of (a - e) * ln(a / e), with a the
-    share now, e the share at the previous date, both floored at drift_share_floor.
+    share now, e the share at the previous date, both floored at drift_share_floor;
+    baseline_psi: the same against the average share over the drift_baseline_dates
+    as-of dates before (a slow drift shows there before it shows month to month).
     chi_square: sum of (observed - expected)^2 / expected over segments, expected = the
     previous share times today's customers; cohens_w = sqrt(chi_square / customers), an
     effect size that does not grow with the number of customers (a p-value would).
@@ -101,6 +103,12 @@ segment_terms as (
             greatest(share, {{ var('drift_share_floor') }})
             / greatest(previous_share, {{ var('drift_share_floor') }})
         ) as psi_term,
+        (greatest(share, {{ var('drift_share_floor') }})
+        - greatest(baseline_share, {{ var('drift_share_floor') }}))
+        * ln(
+            greatest(share, {{ var('drift_share_floor') }})
+            / greatest(baseline_share, {{ var('drift_share_floor') }})
+        ) as baseline_psi_term,
         power(
             customers - greatest(previous_share, {{ var('drift_share_floor') }}) * family_customers,
             2
@@ -119,6 +127,7 @@ family_statistics as (
         as_of_date,
         segment_family,
         sum(psi_term) as psi,
+        sum(baseline_psi_term) as baseline_psi,
         sum(chi_square_term) as chi_square,
         sqrt(sum(chi_square_term) / max(family_customers)) as cohens_w
     from segment_terms
@@ -140,12 +149,17 @@ segment_drift as (
         segment_terms.baseline_change_points,
         segment_terms.z_score,
         family_statistics.psi,
+        family_statistics.baseline_psi,
         family_statistics.chi_square,
         family_statistics.cohens_w,
         case
-            when family_statistics.psi > {{ var('drift_psi_fail') }} then 'fail'
             when
-                family_statistics.psi > {{ var('drift_psi_warn') }}
+                greatest(family_statistics.psi, family_statistics.baseline_psi)
+                > {{ var('drift_psi_fail') }}
+                then 'fail'
+            when
+                greatest(family_statistics.psi, family_statistics.baseline_psi)
+                > {{ var('drift_psi_warn') }}
                 or abs(segment_terms.share_change_points)
                 > {{ var('drift_share_change_warn_points') }}
                 then 'warn'
