@@ -152,3 +152,14 @@ FILE_EXTENSIONS: tuple[str, ...] = (".parquet", ".csv")
 RAW_ROW_ID = "_raw_row_id"  # 1-based row number within the loaded file
 RAW_SOURCE_FILE = "_source_file"  # the file name the row came from
 RAW_LOADED_AT = "_loaded_at"  # UTC timestamp of the load
+
+
+def render_markdown_table() -> str:
+    """The contract as the markdown table the README shows (a test keeps them equal)."""
+    lines = ["| table | required | columns (type) | notes |", "| --- | --- | --- | --- |"]
+    for table in TABLES:
+        columns = ", ".join(f"`{name}` ({column_type})" for name, column_type in table.columns)
+        lines.append(
+            f"| `{table.name}` | {'yes' if table.required else 'no'} | {columns} | {table.description} |"
+        )
+    return "\n".join(lines)
