@@ -66,3 +66,16 @@
         '{{ value | replace("'", "''") }}'{{ ', ' if not loop.last }}
     {%- endfor -%})
 {%- endmacro %}
+
+{#-
+    True for an accepted row that another accepted row with the same key supersedes:
+    the first row in order_by wins (e.g. 'raw_row_id' keeps the first delivery,
+    'raw_row_id desc' the last). Rejected rows are never duplicates: they are quarantined.
+-#}
+{% macro is_superseded(key_columns, order_by) -%}
+    rejection_reason is null
+    and row_number() over (
+        partition by rejection_reason is null, {{ key_columns | join(', ') }}
+        order by {{ order_by }}
+    ) > 1
+{%- endmacro %}

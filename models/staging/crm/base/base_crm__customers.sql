@@ -52,21 +52,12 @@ validated as (
         on normalised.customer_id = erased_customer_ids.customer_id
 ),
 
-ranked as (
-    select
-        * exclude (is_in_future),
-        row_number() over (
-            partition by rejection_reason is null, customer_id
-            order by updated_at desc nulls last, raw_row_id desc
-        ) as version_rank
-    from validated
-),
-
 flagged as (
     select
-        * exclude (version_rank),
-        rejection_reason is null and version_rank > 1 as is_duplicate
-    from ranked
+        * exclude (is_in_future),
+        {{ is_superseded(['customer_id'], 'updated_at desc nulls last, raw_row_id desc') }}
+            as is_duplicate
+    from validated
 )
 
 select * from flagged

@@ -51,11 +51,7 @@ validated as (
 ranked as (
     select
         * exclude (is_in_future),
-        rejection_reason is null
-        and row_number() over (
-            partition by rejection_reason is null, event_id
-            order by raw_row_id
-        ) > 1 as is_duplicate
+        {{ is_superseded(['event_id'], 'raw_row_id') }} as is_duplicate
     from validated
 )
 

@@ -31,11 +31,7 @@ validated as (
 ranked as (
     select
         *,
-        rejection_reason is null
-        and row_number() over (
-            partition by rejection_reason is null, request_id
-            order by raw_row_id
-        ) > 1 as is_duplicate
+        {{ is_superseded(['request_id'], 'raw_row_id') }} as is_duplicate
     from validated
 )
 

@@ -55,11 +55,7 @@ validated as (
 ranked as (
     select
         *,
-        rejection_reason is null
-        and row_number() over (
-            partition by rejection_reason is null, order_id, line_number
-            order by raw_row_id desc
-        ) > 1 as is_duplicate
+        {{ is_superseded(['order_id', 'line_number'], 'raw_row_id desc') }} as is_duplicate
     from validated
 )
 

@@ -65,11 +65,7 @@ validated as (
 ranked as (
     select
         * exclude (is_in_future),
-        rejection_reason is null
-        and row_number() over (
-            partition by rejection_reason is null, order_id
-            order by raw_row_id desc
-        ) > 1 as is_duplicate
+        {{ is_superseded(['order_id'], 'raw_row_id desc') }} as is_duplicate
     from validated
 )
 
