@@ -85,11 +85,11 @@ compared as (
     from family_sizes as current_sizes
     inner join family_totals
         on current_sizes.as_of_date = family_totals.as_of_date
-        and current_sizes.segment_family = family_totals.segment_family
+            and current_sizes.segment_family = family_totals.segment_family
     left join family_sizes as previous_sizes
         on current_sizes.segment_family = previous_sizes.segment_family
-        and current_sizes.segment_name = previous_sizes.segment_name
-        and current_sizes.date_number - 1 = previous_sizes.date_number
+            and current_sizes.segment_name = previous_sizes.segment_name
+            and current_sizes.date_number - 1 = previous_sizes.date_number
 ),
 
 segment_terms as (
@@ -97,14 +97,18 @@ segment_terms as (
         *,
         (share - previous_share) * 100 as share_change_points,
         (share - baseline_share) * 100 as baseline_change_points,
-        (greatest(share, {{ var('drift_share_floor') }})
-        - greatest(previous_share, {{ var('drift_share_floor') }}))
+        (
+            greatest(share, {{ var('drift_share_floor') }})
+            - greatest(previous_share, {{ var('drift_share_floor') }})
+        )
         * ln(
             greatest(share, {{ var('drift_share_floor') }})
             / greatest(previous_share, {{ var('drift_share_floor') }})
         ) as psi_term,
-        (greatest(share, {{ var('drift_share_floor') }})
-        - greatest(baseline_share, {{ var('drift_share_floor') }}))
+        (
+            greatest(share, {{ var('drift_share_floor') }})
+            - greatest(baseline_share, {{ var('drift_share_floor') }})
+        )
         * ln(
             greatest(share, {{ var('drift_share_floor') }})
             / greatest(baseline_share, {{ var('drift_share_floor') }})
@@ -117,7 +121,7 @@ segment_terms as (
         case
             when history_dates >= {{ var('drift_min_history_dates') }}
                 then (customers - history_mean_customers)
-                / nullif(history_stddev_customers, 0)
+                    / nullif(history_stddev_customers, 0)
         end as z_score
     from compared
 ),
@@ -168,7 +172,7 @@ segment_drift as (
     from segment_terms
     left join family_statistics
         on segment_terms.as_of_date = family_statistics.as_of_date
-        and segment_terms.segment_family = family_statistics.segment_family
+            and segment_terms.segment_family = family_statistics.segment_family
 )
 
 select * from segment_drift
