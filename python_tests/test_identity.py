@@ -7,6 +7,7 @@ results are written by hand from the case descriptions, not read from the models
 from __future__ import annotations
 
 import csv
+import random
 from pathlib import Path
 
 import duckdb
@@ -68,6 +69,14 @@ def hard_cases(folder: Path) -> dict[str, list[dict[str, object]]]:
         if index > 0:
             customers.append(crm(account, f"long-{index - 1:02d}@mail.test", "2025-01-01"))
         customers.append(crm(account, f"long-{index:02d}@mail.test", "2025-02-01"))
+    # the same chain again with identifier values in shuffled order, so node ids (and the
+    # smallest label) fall anywhere along it: plain label propagation then needs many steps
+    shuffled = [f"{number:03d}" for number in random.Random(0).sample(range(1000), 2 * CHAIN_ACCOUNTS)]
+    for index in range(CHAIN_ACCOUNTS):
+        account = f"c-shuffled-{shuffled[2 * index]}"
+        if index > 0:
+            customers.append(crm(account, f"shuffled-{shuffled[2 * index - 1]}@mail.test", "2025-01-01"))
+        customers.append(crm(account, f"shuffled-{shuffled[2 * index + 1]}@mail.test", "2025-02-01"))
     orders = [
         order("o-chain-guest", None, "CHAIN@mail.test "),
         order("o-placeholder-1", "c-placeholder-1", None),
@@ -195,6 +204,8 @@ def test_long_chain_converges(identity_warehouse: tuple[Path, Path]) -> None:
     chain = {keys[("customer_id", f"c-long-{index:02d}")] for index in range(CHAIN_ACCOUNTS)}
     chain |= {keys[("email", f"long-{index:02d}@mail.test")] for index in range(CHAIN_ACCOUNTS)}
     assert len(chain) == 1
+    shuffled = {key for (kind, value), key in keys.items() if "shuffled" in value}
+    assert len(shuffled) == 1 and len([value for (_, value) in keys if "shuffled" in value]) == 2 * CHAIN_ACCOUNTS
 
 
 def test_iteration_limit_fails_loudly(identity_warehouse: tuple[Path, Path]) -> None:

@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 {#- Email events with the unified customer of their recipient email (null if excluded). -#}
 with
 
