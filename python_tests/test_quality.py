@@ -144,8 +144,9 @@ def test_publish_is_atomic_for_readers_and_a_failed_build_keeps_the_last_publica
     publish(sample_warehouse, published)
     original = published.read_bytes()
 
-    queue: multiprocessing.Queue[str] = multiprocessing.Queue()
-    reader = multiprocessing.get_context("spawn").Process(target=read_published, args=(str(published), queue, 8.0))
+    spawn = multiprocessing.get_context("spawn")
+    queue: multiprocessing.Queue[str] = spawn.Queue()
+    reader = spawn.Process(target=read_published, args=(str(published), queue, 8.0))
     reader.start()
     for _ in range(4):
         publish(sample_warehouse, published)
