@@ -158,7 +158,7 @@ def test_publish_is_atomic_for_readers_and_a_failed_build_keeps_the_last_publica
     # a build that fails (identity cannot converge in one step): make stops before publish
     before = published.read_bytes()
     make = subprocess.run(
-        ["make", "build", "DBT_BUILD_FLAGS=--vars {identity_max_iterations: 1}"],
+        ["make", "build", "DBT_BUILD_FLAGS=--vars '{identity_max_iterations: 1}'"],
         cwd=PROJECT_ROOT, capture_output=True, text=True,
         env={**os.environ, "SEGMENTS_DUCKDB_PATH": str(tmp_path / "failing.duckdb"),
              "SEGMENTS_PUBLISHED_PATH": str(published)},
