@@ -150,14 +150,31 @@ def test_reload_replaces_instead_of_appending(tmp_path: Path) -> None:
         assert connection.execute("select count(*) from raw.orders").fetchall()[0][0] == 3
 
 
-def test_numbers_that_are_exact_in_their_type_load_unchanged(tmp_path: Path) -> None:
-    """Trailing zeros, a sign, blanks and Parquet numbers of other types are exact: accepted."""
+def test_csv_numbers_that_are_exact_in_their_type_load_unchanged(tmp_path: Path) -> None:
+    """Trailing zeros, a sign and blanks around a numeral change no value: accepted."""
     folder = valid_folder(tmp_path / "raw")
     write(folder / "orders.csv", ORDERS_HEADER
           + "o1,c1,,2026-01-01,completed, 10.50 ,web\n"
           + "o2,c1,,2026-01-01,completed,+7.000,web\n"
           + "o3,c1,,2026-01-01,completed,.25,web\n"
           + "o4,c1,,2026-01-01,completed,,web\n")
+    write_items(folder, "o1,1,p1,home,2.0,0.0001\no1,02,p2,home,+3,19.990000\n")
+    database = tmp_path / "warehouse.duckdb"
+    assert load(folder, database) == 0
+    with duckdb.connect(str(database), read_only=True) as connection:
+        totals = connection.execute(
+            "select cast(order_total as varchar) from raw.orders order by _raw_row_id").fetchall()
+        items = connection.execute(
+            "select line_number, quantity, cast(unit_price as varchar) from raw.order_items "
+            "order by _raw_row_id").fetchall()
+    assert [row[0] for row in totals] == ["10.50", "7.00", "0.25", None]
+    assert items == [(1, 2, "0.0001"), (2, 3, "19.9900")]
+
+
+def test_parquet_numbers_that_are_exact_in_their_type_load_unchanged(tmp_path: Path) -> None:
+    """Parquet numbers of other types load when their value fits the column exactly; a float
+    within float representation error of a decimal (a float sum) counts as that decimal."""
+    folder = valid_folder(tmp_path / "raw")
     write_items_parquet(
         folder,
         order_id=pa.array(["o1", "o1", "o2"]),
@@ -165,6 +182,14 @@ def test_numbers_that_are_exact_in_their_type_load_unchanged(tmp_path: Path) -> 
         product_id=pa.array(["p1", "p2", "p3"]), category=pa.array(["home"] * 3),
         quantity=pa.array([1, 2, 30000], pa.int16()),
         unit_price=pa.array([19.99, 0.0001, 5.0], pa.float64()),
+    )
+    write_orders_parquet(
+        folder,
+        order_id=pa.array(["o1", "o2", "o3"]), customer_id=pa.array(["c1"] * 3),
+        email=pa.array([None] * 3, pa.string()), ordered_at=pa.array(["2026-01-01"] * 3),
+        status=pa.array(["completed"] * 3), channel=pa.array(["web"] * 3),
+        # 0.1 + 0.2 is 0.30000000000000004 in float64
+        order_total=pa.array([0.1 + 0.2, 1e6 + 0.01, 12.0], pa.float64()),
     )
     write_customers_parquet(
         folder, birth_date=pa.array([datetime(1990, 1, 2)], pa.timestamp("us")))
@@ -177,7 +202,7 @@ def test_numbers_that_are_exact_in_their_type_load_unchanged(tmp_path: Path) -> 
             "select line_number, quantity, cast(unit_price as varchar) from raw.order_items "
             "order by _raw_row_id").fetchall()
         birth_date = connection.execute("select birth_date from raw.customers").fetchall()
-    assert [row[0] for row in totals] == ["10.50", "7.00", "0.25", None]
+    assert [row[0] for row in totals] == ["0.30", "1000000.01", "12.00"]
     assert items == [(1, 1, "19.9900"), (2, 2, "0.0001"), (1, 30000, "5.0000")]
     assert birth_date == [(date(1990, 1, 2),)]
 
@@ -235,6 +260,9 @@ BAD_FOLDERS = {
     "parquet double total with three places": (
         lambda folder: write_orders_parquet(folder, order_total=pa.array([10.005], pa.float64())),
         ["orders.parquet", "column order_total", "10.005"]),
+    "parquet double total a tenth of a cent off": (
+        lambda folder: write_orders_parquet(folder, order_total=pa.array([1e6 + 0.001], pa.float64())),
+        ["orders.parquet", "column order_total", "1000000.001"]),
     "parquet boolean quantity": (
         lambda folder: write_items_parquet(folder, quantity=pa.array([True], pa.bool_())),
         ["order_items.parquet", "column quantity", "cannot be read as bigint", "true"]),

@@ -152,7 +152,13 @@ INTEGER_SOURCE_TYPES = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
     "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
 )
-FRACTIONAL_SOURCE_TYPES = ("FLOAT", "REAL", "DOUBLE")
+FLOAT_SOURCE_TYPES = ("FLOAT", "REAL", "DOUBLE")
+# A binary float counts as exact when it is within this share of its own size of the
+# decimal it is read as (about 4,500 float64 steps: room for the error of a few float
+# additions, far below any digit a person would write) ...
+FLOAT_RELATIVE_TOLERANCE = 1e-12
+# ... and never more than this share of the column's smallest unit (0.01 for an amount).
+FLOAT_SCALE_TOLERANCE = 1e-3
 
 
 def numeric_scale(target_type: str) -> int:
@@ -181,7 +187,7 @@ def type_hint(target_type: str) -> str:
 def is_numeric_source(source_type: str) -> bool:
     return (
         source_type in INTEGER_SOURCE_TYPES
-        or source_type in FRACTIONAL_SOURCE_TYPES
+        or source_type in FLOAT_SOURCE_TYPES
         or source_type.startswith("DECIMAL")
     )
 
@@ -191,8 +197,9 @@ def exact_number(name: str, text: str, source_type: str, target_type: str) -> st
 
     A cast alone rounds (1.5 -> 2 for bigint, 10.005 -> 10.01 for decimal(18, 2)), so
     the loader refuses instead: text must be a plain decimal numeral whose fractional
-    digits beyond the type's scale are all zeros; a number from Parquet must equal its
-    cast. Booleans, dates and every other type are never read as numbers.
+    digits beyond the type's scale are all zeros; an integer or decimal from Parquet must
+    equal its cast, a float must lie within float representation error of it. Booleans,
+    dates and every other type are never read as numbers.
     """
     if source_type == "VARCHAR":
         scale = numeric_scale(target_type)
@@ -203,11 +210,18 @@ def exact_number(name: str, text: str, source_type: str, target_type: str) -> st
             f"and regexp_matches({text}, '[0-9]') "
             f"then try_cast({text} as {target_type}) end"
         )
-    if is_numeric_source(source_type):
-        return (
-            f"case when try_cast({name} as {target_type}) = {name} "
-            f"then try_cast({name} as {target_type}) end"
+    cast = f"try_cast({name} as {target_type})"
+    if source_type in FLOAT_SOURCE_TYPES:
+        # A binary float cannot hold most decimals (0.1 + 0.2 is 0.30000000000000004), so
+        # it is exact when it lies within float representation error of its cast.
+        scale = numeric_scale(target_type)
+        tolerance = (
+            f"least(greatest(abs({name}), 1) * {FLOAT_RELATIVE_TOLERANCE!r}, "
+            f"{FLOAT_SCALE_TOLERANCE!r} / 10 ** {scale})"
         )
+        return f"case when abs({name} - {cast}) <= {tolerance} then {cast} end"
+    if is_numeric_source(source_type):
+        return f"case when {cast} = {name} then {cast} end"
     return f"cast(null as {target_type})"
 
 
