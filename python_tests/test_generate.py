@@ -172,3 +172,22 @@ def test_shift_reduces_purchases_after_the_shift_date(tmp_path: Path) -> None:
     # the same people order before the shift; only the random defects drawn on top differ
     assert abs(before_shift - before_base) <= 0.01 * before_base
     assert 0.4 < after_shift / after_base < 0.6
+
+
+def test_dates_follow_the_end_date(tmp_path: Path) -> None:
+    """With another --end-date, erasure requests and birth dates move with it: requests fall in
+    the last 180 days of history, and every customer is 18 or older 180 days before the end."""
+    end = date(2024, 3, 31)
+    assert main(["generate", "--customers", "3000", "--seed", "5", "--end-date", end.isoformat(),
+                 "--days", "400", "--out", str(tmp_path)]) == 0
+    first_request, last_request, requests = query(
+        f"select min(requested_at), max(requested_at), count(*) from '{tmp_path}/erasure_requests.parquet'")[0]
+    assert requests > 0
+    assert first_request.date() >= end - timedelta(days=180) and last_request.date() <= end
+    oldest, youngest = query(f"select min(birth_date), max(birth_date) from '{tmp_path}/customers.parquet'")[0]
+    anchor = end - timedelta(days=180)
+    # ages 18 to 80 at the anchor, counted in years of 365 days
+    assert anchor - timedelta(days=80 * 365) <= oldest and youngest <= anchor - timedelta(days=18 * 365)
+    latest_order = query(
+        f"select max(ordered_at) from '{tmp_path}/orders.parquet' where ordered_at < timestamp '{end + timedelta(days=365)}'")[0][0]
+    assert latest_order.date() <= end
