@@ -159,6 +159,8 @@ def test_csv_numbers_that_are_exact_in_their_type_load_unchanged(tmp_path: Path)
           + "o3,c1,,2026-01-01,completed,.25,web\n"
           + "o4,c1,,2026-01-01,completed,,web\n")
     write_items(folder, "o1,1,p1,home,2.0,0.0001\no1,02,p2,home,+3,19.990000\n")
+    write(folder / "customers.csv", (folder / "customers.csv").read_text().replace(
+        "1990-01-01", "1990-01-01 00:00:00"))
     database = tmp_path / "warehouse.duckdb"
     assert load(folder, database) == 0
     with duckdb.connect(str(database), read_only=True) as connection:
@@ -169,6 +171,9 @@ def test_csv_numbers_that_are_exact_in_their_type_load_unchanged(tmp_path: Path)
             "order by _raw_row_id").fetchall()
     assert [row[0] for row in totals] == ["10.50", "7.00", "0.25", None]
     assert items == [(1, 2, "0.0001"), (2, 3, "19.9900")]
+    with duckdb.connect(str(database), read_only=True) as connection:
+        birth_dates = connection.execute("select birth_date from raw.customers order by 1").fetchall()
+    assert birth_dates == [(date(1990, 1, 1),), (None,)]
 
 
 def test_parquet_numbers_that_are_exact_in_their_type_load_unchanged(tmp_path: Path) -> None:
@@ -273,6 +278,10 @@ BAD_FOLDERS = {
         lambda folder: write_customers_parquet(
             folder, birth_date=pa.array([datetime(1990, 1, 1, 12, 30)], pa.timestamp("us"))),
         ["customers.parquet", "column birth_date", "cannot be read as date"]),
+    "csv birth date with a time of day": (
+        lambda folder: write(folder / "customers.csv", (folder / "customers.csv").read_text().replace(
+            "1990-01-01", "1990-01-01 12:30:00")),
+        ["customers.csv", "column birth_date", "cannot be read as date", "row 1", "'1990-01-01 12:30:00'"]),
     "folder named after a table": (
         lambda folder: (folder / "web_events").mkdir(),
         ["web_events/", "folders are not read", "web_events.parquet or web_events.csv"]),

@@ -252,10 +252,16 @@ def conversion(column: str, source_type: str, target_type: str) -> str:
             return f"case when {name} = 1 then true when {name} = 0 then false end"
         return "cast(null as boolean)"
     if target_type == DATE:
-        if is_text or source_type == "DATE":
-            return f"try_cast({text} as date)"
+        # A date column refuses a timestamp with a time of day rather than drop the time.
+        if source_type == "DATE":
+            return name
+        if is_text:
+            as_date, as_timestamp = f"try_cast({text} as date)", f"try_cast({text} as timestamp)"
+            return (
+                f"case when {as_timestamp} is null or {as_timestamp} = cast({as_date} as timestamp) "
+                f"then {as_date} end"
+            )
         if source_type.startswith("TIMESTAMP"):
-            # A date column refuses a timestamp with a time of day rather than drop it.
             return (
                 f"case when cast(cast({name} as date) as timestamp) = cast({name} as timestamp) "
                 f"then cast({name} as date) end"
