@@ -39,11 +39,17 @@ MEAN_EXTRA_VERSIONS = 1.0  # Poisson mean of CRM updates after creation
 OPT_IN_SHARE = 0.60  # accounts that consent to marketing
 PRE_SIGNUP_BROWSING_DAYS = 30  # anonymous browsing may start this long before signup
 MEAN_ACTIVE_DAYS = 420  # exponential lifetime before a person churns
+DUPLICATE_ACCOUNT_DELAY_DAYS = (30, 200)  # a second account opens this many days after the first (high exclusive)
+VERSION_GAP_DAYS = (20, 120)  # days between successive CRM versions of an account (high exclusive)
+OPT_IN_FLIP_SHARE = 0.1  # CRM versions whose marketing consent differs from the person's
+AGE_YEARS = (18, 80)  # age range at the birth-date anchor (high exclusive)
+BIRTH_ANCHOR_DAYS_BEFORE_END = 180  # ages are counted at this many days before --end-date
 # --- orders --------------------------------------------------------------------------------
 PROSPECT_SHARE = 0.12  # account holders who never order
 ORDER_COUNT_SHAPE = 0.6  # negative binomial n: many one-time buyers, long tail
 ORDER_COUNT_P = 0.25  # negative binomial p (mean extra orders = n(1-p)/p)
 GUEST_CHECKOUT_SHARE = 0.15  # orders by account holders placed as guest (email only)
+SECOND_ACCOUNT_ORDER_SHARE = 0.5  # orders of a person with two accounts placed from the second
 ORDER_EMAIL_SHARE = 0.70  # logged-in orders that also carry the checkout email
 LINE_PRICE_LOG_MEAN = 3.0  # log-normal unit price: median about 20
 LINE_PRICE_LOG_SIGMA = 0.8
@@ -69,6 +75,7 @@ WEB_EVENT_SHARES = {
 DEVICE_TYPES = ("desktop", "mobile", "tablet")
 APP_SHARE = 0.30  # account holders with the app
 SECOND_DEVICE_SHARE = 0.30
+LOGGED_IN_APP_SESSION_SHARE = 0.9  # app sessions with a logged-in user
 MEAN_APP_SESSIONS = 4.0
 APP_EVENT_SHARES = {"screen_view": 0.55, "product_view": 0.30, "add_to_cart": 0.10, "purchase": 0.05}
 SHARED_DEVICE_SHARE = 0.01  # app devices (tablets) on which a second person logs in
@@ -83,6 +90,8 @@ PLACEHOLDER_PHONE = "0000000000"
 PLACEHOLDER_GUEST_EMAIL_SHARE = 0.01  # guest orders typed with the placeholder email
 PLACEHOLDER_PHONE_SHARE = 0.01  # CRM records with the placeholder phone
 ERASURE_SHARE = 0.005  # accounts that ask for erasure
+ERASURE_START_DAYS_BEFORE_END = 180  # the first erasure request is this many days before --end-date
+ERASURE_SPREAD_DAYS = 150  # later requests follow one a day, cycling over this many days
 # --- bad rows: (table, defect) -> share of that table's rows -------------------------------
 DEFECT_RATES: dict[tuple[str, str], float] = {
     ("customers", "null_key"): 0.002,
@@ -222,6 +231,8 @@ def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dic
     start_epoch = int(datetime(start_day.year, start_day.month, start_day.day, tzinfo=timezone.utc).timestamp())
     weights = day_weights(settings)
     cumulative = np.cumsum(weights)
+    birth_anchor = settings.end_date - timedelta(days=BIRTH_ANCHOR_DAYS_BEFORE_END)
+    erasure_start = settings.end_date - timedelta(days=ERASURE_START_DAYS_BEFORE_END)
 
     # people
     person = np.arange(people, dtype=np.int64)
@@ -247,14 +258,14 @@ def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dic
     account_number = np.arange(len(account_person), dtype=np.int64)
     account_created_day = np.where(
         account_is_duplicate,
-        np.minimum(signup_day[account_person] + rng.integers(30, 200, len(account_person)), horizon - 1),
+        np.minimum(signup_day[account_person] + rng.integers(*DUPLICATE_ACCOUNT_DELAY_DAYS, len(account_person)), horizon - 1),
         signup_day[account_person],
     )
     versions = 1 + rng.poisson(MEAN_EXTRA_VERSIONS, len(account_person))
     version_account = np.repeat(account_number, versions)
     version_index = np.arange(len(version_account)) - np.repeat(np.cumsum(versions) - versions, versions)
     version_day = np.minimum(
-        account_created_day[version_account] + version_index * rng.integers(20, 120, len(version_account)),
+        account_created_day[version_account] + version_index * rng.integers(*VERSION_GAP_DAYS, len(version_account)),
         horizon - 1,
     )
     version_person = account_person[version_account]
@@ -278,7 +289,7 @@ def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dic
     order_status = choice_codes(rng, STATUS_SHARES, orders)
     order_channel = choice_codes(rng, CHANNEL_SHARES, orders)
     order_is_guest = ~has_account[order_person] | (rng.random(orders) < GUEST_CHECKOUT_SHARE)
-    order_uses_duplicate = has_duplicate[order_person] & (rng.random(orders) < 0.5)
+    order_uses_duplicate = has_duplicate[order_person] & (rng.random(orders) < SECOND_ACCOUNT_ORDER_SHARE)
     order_has_email = order_is_guest | (rng.random(orders) < ORDER_EMAIL_SHARE)
     order_placeholder = order_is_guest & (rng.random(orders) < PLACEHOLDER_GUEST_EMAIL_SHARE)
     line_counts = rng.integers(1, MAX_LINES + 1, orders)
@@ -369,7 +380,7 @@ def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dic
     app_session_day = sample_days(
         rng, cumulative, signup_day[app_session_user], np.maximum(churn_day[app_session_user], signup_day[app_session_user])
     )
-    app_session_logged_in = rng.random(app_sessions) < 0.9
+    app_session_logged_in = rng.random(app_sessions) < LOGGED_IN_APP_SESSION_SHARE
     app_session_start = app_session_day * SECONDS_PER_DAY + rng.integers(0, SECONDS_PER_DAY - 3600, app_sessions)
     app_event_counts = 1 + rng.poisson(MEAN_EVENTS_PER_SESSION, app_sessions)
     app_event_session = np.repeat(np.arange(app_sessions), app_event_counts)
@@ -430,9 +441,9 @@ def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dic
         "uses_new_email": version_uses_new_email, "placeholder_phone": version_placeholder_phone,
         "tier": rng.integers(0, len(LOYALTY_TIERS), len(version_account)),
         "city": rng.integers(0, len(CITIES), len(version_account)),
-        "opt_in_flip": rng.random(len(version_account)) < 0.1,
+        "opt_in_flip": rng.random(len(version_account)) < OPT_IN_FLIP_SHARE,
         "second": rng.integers(0, SECONDS_PER_DAY, len(version_account)),
-        "birth_offset": rng.integers(18 * 365, 80 * 365, len(version_account)),
+        "birth_offset": rng.integers(AGE_YEARS[0] * 365, AGE_YEARS[1] * 365, len(version_account)),
     })
     register("orders_numeric", {
         "order_number": np.arange(orders), "person": order_person, "day": order_day,
@@ -514,7 +525,7 @@ def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dic
             end as phone,
             upper(identity.first_name[1]) || identity.first_name[2:] as first_name,
             upper(identity.last_name[1]) || identity.last_name[2:] as last_name,
-            cast(make_date(2026, 1, 1) - to_days(versions.birth_offset) as date) as birth_date,
+            cast(date '{birth_anchor}' - to_days(versions.birth_offset) as date) as birth_date,
             ['female', 'male', 'other'][versions.person % 3 + 1] as gender,
             {sql_list(CITIES)}[versions.city + 1] as city,
             {sql_list(COUNTRIES)}[versions.city + 1] as country,
@@ -620,12 +631,13 @@ def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dic
         inner join person_identity as identity on events.person = identity.person"""
     )
     connection.execute(
-        """create table erasure_requests_clean as
+        f"""create table erasure_requests_clean as
         select
             'R' || lpad(cast(erasures.request_number + 1 as varchar), 6, '0') as request_id,
             case when erasures.kind in (0, 2) then account_ids.customer_id end as customer_id,
             case when erasures.kind in (1, 2) then identity.email end as email,
-            timestamp '2026-01-01' + to_days(erasures.request_number % 150) as requested_at,
+            timestamp '{erasure_start}' + to_days(erasures.request_number % {ERASURE_SPREAD_DAYS})
+                as requested_at,
             erasures.request_number + 1 as position
         from erasures
         inner join account_ids on erasures.account_number = account_ids.account_number

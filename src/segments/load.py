@@ -12,6 +12,7 @@ contract violations: those rows load as they are and staging quarantines them.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -88,7 +89,18 @@ def find_files(folder: Path) -> tuple[list[RawFile], list[str]]:
     problems: list[str] = []
     files: dict[str, RawFile] = {}
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.is_dir():
+        if path.name.startswith("."):
+            continue
+        if path.is_dir():
+            # A folder named after a table (a partitioned web_events/ or a Spark-style
+            # web_events.parquet/) would otherwise load that table empty: refuse it. Other
+            # folders (the generator's _truth/, notes) are ignored.
+            stem = path.stem if path.suffix.lower() in FILE_EXTENSIONS else path.name
+            if stem in TABLES_BY_NAME:
+                problems.append(
+                    f"{path.name}/: a folder named after table {stem}; folders are not read, "
+                    f"give the table as one file {stem}.parquet or {stem}.csv"
+                )
             continue
         table = TABLES_BY_NAME.get(path.stem)
         if path.suffix.lower() not in FILE_EXTENSIONS or table is None:
@@ -135,8 +147,86 @@ def register_source(connection: duckdb.DuckDBPyConnection, raw_file: RawFile) ->
         )
 
 
+# Source types whose values are numbers; a numeric contract column accepts only these (or text).
+INTEGER_SOURCE_TYPES = (
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+)
+FLOAT_SOURCE_TYPES = ("FLOAT", "REAL", "DOUBLE")
+# A binary float counts as exact when it is within this share of its own size of the
+# decimal it is read as (about 4,500 float64 steps: room for the error of a few float
+# additions, far below any digit a person would write) ...
+FLOAT_RELATIVE_TOLERANCE = 1e-12
+# ... and never more than this share of the column's smallest unit (0.01 for an amount).
+FLOAT_SCALE_TOLERANCE = 1e-3
+
+
+def numeric_scale(target_type: str) -> int:
+    """Digits after the decimal point a numeric contract type holds exactly (0 for bigint)."""
+    if target_type == INTEGER:
+        return 0
+    match = re.fullmatch(r"decimal\(\d+, *(\d+)\)", target_type)
+    if match is None:
+        raise ValueError(f"{target_type} is not a numeric contract type")
+    return int(match.group(1))
+
+
+def type_hint(target_type: str) -> str:
+    """What a value of a contract type must look like, added to a contract error."""
+    if target_type == INTEGER:
+        return ", a whole number"
+    if target_type in (AMOUNT, PRICE):
+        return f", a number with at most {numeric_scale(target_type)} decimal places"
+    if target_type == BOOLEAN:
+        return f", one of {'/'.join(TRUE_WORDS)} or {'/'.join(FALSE_WORDS)}"
+    if target_type == DATE:
+        return ", a date without a time of day"
+    return ""
+
+
+def is_numeric_source(source_type: str) -> bool:
+    return (
+        source_type in INTEGER_SOURCE_TYPES
+        or source_type in FLOAT_SOURCE_TYPES
+        or source_type.startswith("DECIMAL")
+    )
+
+
+def exact_number(name: str, text: str, source_type: str, target_type: str) -> str:
+    """SQL for a number read exactly as target_type; null where that would change the value.
+
+    A cast alone rounds (1.5 -> 2 for bigint, 10.005 -> 10.01 for decimal(18, 2)), so
+    the loader refuses instead: text must be a plain decimal numeral whose fractional
+    digits beyond the type's scale are all zeros; an integer or decimal from Parquet must
+    equal its cast, a float must lie within float representation error of it. Booleans,
+    dates and every other type are never read as numbers.
+    """
+    if source_type == "VARCHAR":
+        scale = numeric_scale(target_type)
+        fraction = f"[0-9]{{0,{scale}}}0*" if scale else "0*"
+        numeral = f"[+-]?([0-9]+(\\.{fraction})?|\\.{fraction})"
+        return (
+            f"case when regexp_full_match({text}, {literal(numeral)}) "
+            f"and regexp_matches({text}, '[0-9]') "
+            f"then try_cast({text} as {target_type}) end"
+        )
+    cast = f"try_cast({name} as {target_type})"
+    if source_type in FLOAT_SOURCE_TYPES:
+        # A binary float cannot hold most decimals (0.1 + 0.2 is 0.30000000000000004), so
+        # it is exact when it lies within float representation error of its cast.
+        scale = numeric_scale(target_type)
+        tolerance = (
+            f"least(greatest(abs({name}), 1) * {FLOAT_RELATIVE_TOLERANCE!r}, "
+            f"{FLOAT_SCALE_TOLERANCE!r} / 10 ** {scale})"
+        )
+        return f"case when abs({name} - {cast}) <= {tolerance} then {cast} end"
+    if is_numeric_source(source_type):
+        return f"case when {cast} = {name} then {cast} end"
+    return f"cast(null as {target_type})"
+
+
 def conversion(column: str, source_type: str, target_type: str) -> str:
-    """SQL turning a source column into its contract type; null where it cannot be read."""
+    """SQL turning a source column into its contract type; null where it cannot be read exactly."""
     name = quote(column)
     source_type = source_type.upper()
     is_text = source_type == "VARCHAR"
@@ -149,14 +239,36 @@ def conversion(column: str, source_type: str, target_type: str) -> str:
         if source_type.startswith("TIMESTAMP") or source_type == "DATE":
             return f"cast({name} as timestamp)"
         return f"timezone('UTC', try_cast({text} as timestamptz))"
-    if target_type == BOOLEAN and is_text:
-        lowered = f"lower({text})"
-        return (
-            f"case when {lowered} in ({', '.join(map(literal, TRUE_WORDS))}) then true "
-            f"when {lowered} in ({', '.join(map(literal, FALSE_WORDS))}) then false end"
-        )
-    if target_type in (INTEGER, DATE, BOOLEAN, AMOUNT, PRICE):
-        return f"try_cast({text} as {target_type})"
+    if target_type == BOOLEAN:
+        if is_text:
+            lowered = f"lower({text})"
+            return (
+                f"case when {lowered} in ({', '.join(map(literal, TRUE_WORDS))}) then true "
+                f"when {lowered} in ({', '.join(map(literal, FALSE_WORDS))}) then false end"
+            )
+        if source_type == "BOOLEAN":
+            return name
+        if is_numeric_source(source_type):
+            return f"case when {name} = 1 then true when {name} = 0 then false end"
+        return "cast(null as boolean)"
+    if target_type == DATE:
+        # A date column refuses a timestamp with a time of day rather than drop the time.
+        if source_type == "DATE":
+            return name
+        if is_text:
+            as_date, as_timestamp = f"try_cast({text} as date)", f"try_cast({text} as timestamp)"
+            return (
+                f"case when {as_timestamp} is null or {as_timestamp} = cast({as_date} as timestamp) "
+                f"then {as_date} end"
+            )
+        if source_type.startswith("TIMESTAMP"):
+            return (
+                f"case when cast(cast({name} as date) as timestamp) = cast({name} as timestamp) "
+                f"then cast({name} as date) end"
+            )
+        return "cast(null as date)"
+    if target_type in (INTEGER, AMOUNT, PRICE):
+        return exact_number(name, text, source_type, target_type)
     raise ValueError(f"no conversion for contract type {target_type}")
 
 
@@ -210,7 +322,8 @@ def validate_file(
                 f"and {expressions[column]} is null order by _file_row limit 1"
             ).fetchall()[0]
             problems.append(
-                f"{name}: column {column}: {failed:,} value(s) cannot be read as {target_type} "
+                f"{name}: column {column}: {failed:,} value(s) cannot be read as "
+                f"{target_type}{type_hint(target_type)} "
                 f"(first at row {example[0]}: {example[1]!r})"
             )
     typed_columns = ",\n    ".join(

@@ -1,6 +1,6 @@
 """``segments online-retail``: turn the UCI Online Retail data set into a raw folder.
 
-Mapping (docs/online_retail.md):
+Mapping (documented in README.md, section "Real data: UCI Online Retail"):
 - orders: one row per InvoiceNo. customer_id = CustomerID as text (null: a guest order,
   which staging quarantines as missing_identifier since the data set has no email);
   ordered_at = the invoice's first InvoiceDate (UK time, taken as UTC); an invoice whose

@@ -54,6 +54,8 @@ validated as (
             when normalised.order_status is null
                 or normalised.order_status not in {{ sql_value_list('order_statuses') }}
                 then 'unknown_status'
+            when normalised.channel not in {{ sql_value_list('order_channels') }}
+                then 'unknown_channel'
             when normalised.order_total is null then 'missing_amount'
             when normalised.order_total < 0 then 'negative_amount'
         end as rejection_reason
