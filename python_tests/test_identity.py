@@ -447,6 +447,8 @@ def test_erasure_test_catches_a_leak_into_any_identity_mart(
     database, _ = guard_warehouse
     leaked = tmp_path / "leaked.duckdb"
     shutil.copy(database, leaked)
+    clean = run_dbt(["test", "--select", "assert_no_erased_identifier_downstream"], leaked, tmp_path, check=False)
+    assert clean.returncode == 0, clean.stdout[-2000:]
     with duckdb.connect(str(leaked)) as connection:
         # copy one existing row and give it an erased customer_id
         columns = [row[0] for row in connection.execute(
