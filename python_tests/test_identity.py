@@ -16,6 +16,7 @@ import pytest
 
 from dbt_runner import build_warehouse, run_dbt, run_segments
 from segments.contract import TABLES_BY_NAME
+from segments.identity_eval import evaluate
 
 pytestmark = pytest.mark.slow
 
@@ -283,6 +284,8 @@ def guard_cases(folder: Path) -> None:
         # ... while a real phone on two accounts of one person still merges them
         crm("c-phone-5", "phone.five@mail.test", phone="+1 415 555 0199"),
         crm("c-phone-6", "phone.six@mail.test", phone="14155550199"),
+        # 9: a version quarantined for its malformed email: its phone links nothing
+        crm("c-x", "x(at)mail.test", phone="+1 212 555 0100"),
         # 7: an email that replaced another is first seen when it appears, not at creation
         crm("c-moved", "moved.old@mail.test", "2025-01-01"),
         crm("c-moved", "moved.new@mail.test", "2025-03-01"),
@@ -297,6 +300,7 @@ def guard_cases(folder: Path) -> None:
         order("o-e", "c-e", None),
         order("o-f", "c-f", None),
         order("o-g", "c-g", None),
+        order("o-x", "c-x", "x@mail.test"),
     ]
     email_events = [
         {"event_id": "m-a", "email": "old.ann@mail.test", "campaign_id": "k1",
@@ -462,3 +466,29 @@ def test_erasure_test_catches_a_leak_into_any_identity_mart(
         connection.execute(f"insert into marts.{table} select {replaced} from marts.{table} limit 1")
     result = run_dbt(["test", "--select", "assert_no_erased_identifier_downstream"], leaked, tmp_path, check=False)
     assert result.returncode != 0, result.stdout[-2000:]
+
+
+def test_identity_eval_scores_identifiers_linked_in_raw_records(
+    guard_warehouse: tuple[Path, Path], tmp_path: Path,
+) -> None:
+    truth = tmp_path / "identifiers.parquet"
+    people = {
+        "P-x": [("customer_id", "c-x"), ("email", "x@mail.test"), ("phone", "12125550100")],
+        "P-5": [("customer_id", "c-phone-5"), ("customer_id", "c-phone-6"), ("phone", "14155550199"),
+                ("email", "phone.five@mail.test"), ("email", "phone.six@mail.test")],
+        "P-a": [("customer_id", "c-a1"), ("email", "ann@mail.test")],  # asked for erasure
+    }
+    rows = [(kind, value, person) for person, identifiers in people.items() for kind, value in identifiers]
+    with duckdb.connect() as connection:
+        connection.execute(
+            "create table truth (identifier_type varchar, identifier_value varchar, person_id varchar)"
+        )
+        connection.executemany("insert into truth values (?, ?, ?)", rows)
+        connection.execute(
+            f"copy (select *, false as is_shared, false as is_placeholder from truth) to '{truth}' (format parquet)"
+        )
+    scores = evaluate(guard_warehouse[0], truth)
+    # P-a is left out; P-5 (5 identifiers, 10 pairs) is one customer; of P-x (3 pairs) only
+    # c-x and x@mail.test share a customer: the phone is only on the quarantined CRM row
+    assert (scores.identifiers, scores.true_pairs, scores.predicted_pairs, scores.correct_pairs) == (8, 13, 11, 11)
+    assert scores.under_merged_people == 1 and scores.over_merged_customers == 0
