@@ -1,20 +1,61 @@
--- No identifier named by an erasure request (or closed over by it) reaches identity.
+-- No identifier named by an erasure request (or reached by its closure) appears in any
+-- identity model: sightings, customer_identifiers, identity_exclusions, or a customer's
+-- primary_customer_id. One row per leak, naming the model it leaked into.
 with
 
 erased_identifiers as (
     select * from {{ ref('stg_privacy__erased_identifiers') }}
 ),
 
+sightings as (
+    select * from {{ ref('int_identity__sightings') }}
+),
+
 customer_identifiers as (
     select * from {{ ref('customer_identifiers') }}
 ),
 
-leaked_identifiers as (
-    select customer_identifiers.*
+identity_exclusions as (
+    select * from {{ ref('identity_exclusions') }}
+),
+
+customers as (
+    select * from {{ ref('customers') }}
+),
+
+identity_identifiers as (
+    select
+        'int_identity__sightings' as model_name,
+        identifier_type,
+        identifier_value
+    from sightings
+    union all
+    select
+        'customer_identifiers' as model_name,
+        identifier_type,
+        identifier_value
     from customer_identifiers
+    union all
+    select
+        'identity_exclusions' as model_name,
+        identifier_type,
+        identifier_value
+    from identity_exclusions
+    union all
+    select
+        'customers' as model_name,
+        'customer_id' as identifier_type,
+        primary_customer_id as identifier_value
+    from customers
+    where primary_customer_id is not null
+),
+
+leaked_identifiers as (
+    select identity_identifiers.*
+    from identity_identifiers
     inner join erased_identifiers
-        on customer_identifiers.identifier_type = erased_identifiers.identifier_type
-            and customer_identifiers.identifier_value = erased_identifiers.identifier_value
+        on identity_identifiers.identifier_type = erased_identifiers.identifier_type
+            and identity_identifiers.identifier_value = erased_identifiers.identifier_value
 )
 
 select * from leaked_identifiers

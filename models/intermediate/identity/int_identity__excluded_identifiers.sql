@@ -1,6 +1,7 @@
 {#-
     Identifiers kept out of linking, with the rule that excluded each one. When several
-    rules apply, the first in this order is reported: blocklist, then sharing limits.
+    rules apply, the first in this order is reported: blocklist (macro matches_blocklist:
+    exact, LIKE and repeated-digit rows, ignoring case), then sharing limits.
 -#}
 with
 
@@ -33,25 +34,17 @@ blocklisted as (
             || ' ('
             || blocklist.match_type
             || ' '
-            || blocklist.value_pattern
+            || coalesce(blocklist.value_pattern, '')
             || ')'
         )
             as evidence,
         1 as rule_priority
     from distinct_identifiers
     inner join blocklist
-        on blocklist.identifier_type in ('any', distinct_identifiers.identifier_type)
-            and (
-                (
-                    blocklist.match_type = 'exact'
-                    and distinct_identifiers.identifier_value
-                    = coalesce(blocklist.value_pattern, '')
-                )
-                or (
-                    blocklist.match_type = 'like'
-                    and distinct_identifiers.identifier_value like blocklist.value_pattern
-                )
-            )
+        on {{ matches_blocklist(
+            'distinct_identifiers.identifier_type',
+            'distinct_identifiers.identifier_value',
+        ) }}
     group by distinct_identifiers.identifier_type, distinct_identifiers.identifier_value
 ),
 

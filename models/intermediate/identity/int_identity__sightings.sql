@@ -1,6 +1,9 @@
 {#-
     Where and when every identifier was seen: one row per identifier per source system.
     Event tables are aggregated once here, so later identity models never rescan them.
+    A CRM account is seen from its created_at; an email or phone from the time it appears
+    on the account: created_at if the account's earliest version carries it, otherwise the
+    updated_at of the first version that does (an email that replaced another is new).
 -#}
 with
 
@@ -24,6 +27,25 @@ email_events as (
     select * from {{ ref('stg_email__events') }}
 ),
 
+crm_version_times as (
+    select
+        customer_id,
+        email,
+        phone,
+        created_at,
+        updated_at,
+        case
+            when
+                row_number() over (
+                    partition by customer_id
+                    order by updated_at, customer_version_id
+                ) = 1
+                then coalesce(created_at, updated_at)
+            else updated_at
+        end as values_seen_at
+    from customer_versions
+),
+
 crm_sightings as (
     select
         'customer_id' as identifier_type,
@@ -36,18 +58,18 @@ crm_sightings as (
     select
         'email' as identifier_type,
         email as identifier_value,
-        min(created_at) as first_seen_at,
+        min(values_seen_at) as first_seen_at,
         max(updated_at) as last_seen_at
-    from customer_versions
+    from crm_version_times
     where email is not null
     group by email
     union all
     select
         'phone' as identifier_type,
         phone as identifier_value,
-        min(created_at) as first_seen_at,
+        min(values_seen_at) as first_seen_at,
         max(updated_at) as last_seen_at
-    from customer_versions
+    from crm_version_times
     where phone is not null
     group by phone
 ),

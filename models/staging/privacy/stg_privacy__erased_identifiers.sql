@@ -1,68 +1,179 @@
 {#-
     Every identifier whose data must be removed before anything leaves staging.
-    A request names a customer_id, an email or both. The erasure closes over the CRM:
-    an erased account's emails (in any of its versions) are erased, and an account any
-    of whose versions carries an erased email is erased with it. Phones are not used as
-    erasure keys: a phone is often shared or a placeholder, and the erased account's own
-    records (which carry its phone) are removed through its customer_id.
+
+    Seeds: the customer_id and the well-formed email of every raw request row, accepted
+    or quarantined (a request with a malformed email or no request_id is kept in
+    quarantine for audit, but what it names is still erased). A placeholder (a value
+    matching the seed identity_blocklist) names nobody and is never erased.
+
+    Closure: customer_ids and emails are linked when one raw record carries both (any CRM
+    version, any order). The erased set is every identifier reachable from a seed over
+    these links, computed to a fixed point by a recursive CTE (it ends because the set
+    of identifiers is finite). The walk never passes through a placeholder, nor through
+    an email held by more accounts than identity_max_accounts_per_email (a family or
+    office address): strangers who share one are not erased, exactly as identity never
+    merges them. Phones, cookies and devices are not erasure keys: a phone is often
+    shared, and the erased customer's own records are removed through its customer_id.
 -#}
-with
+with recursive
 
 erasure_requests as (
-    select * from {{ ref('stg_privacy__erasure_requests') }}
+    select * from {{ ref('base_privacy__erasure_requests') }}
 ),
 
 source_customers as (
     select * from {{ source('crm', 'customers') }}
 ),
 
-customer_versions as (
-    select
-        {{ clean_text('customer_id') }} as customer_id,
-        {{ normalize_email('email') }} as email
-    from source_customers
+source_orders as (
+    select * from {{ source('shop', 'orders') }}
 ),
 
-requested_customer_ids as (
-    select customer_id from erasure_requests
-    where customer_id is not null
+blocklist as (
+    select * from {{ ref('identity_blocklist') }}
 ),
 
-requested_emails as (
-    select email from erasure_requests
-    where email is not null
-),
-
-erased_customer_ids as (
-    select customer_id from requested_customer_ids
-    union
-    select customer_versions.customer_id
-    from customer_versions
-    inner join requested_emails
-        on customer_versions.email = requested_emails.email
-    where customer_versions.customer_id is not null
-),
-
-erased_emails as (
-    select email from requested_emails
-    union
-    select customer_versions.email
-    from customer_versions
-    inner join erased_customer_ids
-        on customer_versions.customer_id = erased_customer_ids.customer_id
-    where customer_versions.email is not null
-),
-
-erased_identifiers as (
+requested_identifiers as (
     select
         'customer_id' as identifier_type,
         customer_id as identifier_value
-    from erased_customer_ids
+    from erasure_requests
+    where customer_id is not null
     union
     select
         'email' as identifier_type,
         email as identifier_value
-    from erased_emails
+    from erasure_requests
+    where email is not null and {{ is_valid_email('email') }}
+),
+
+record_links as (
+    select
+        {{ clean_text('customer_id') }} as customer_id,
+        {{ normalize_email('email') }} as email
+    from source_customers
+    union
+    select
+        {{ clean_text('customer_id') }} as customer_id,
+        {{ normalize_email('email') }} as email
+    from source_orders
+),
+
+customer_email_links as (
+    select
+        customer_id,
+        email
+    from record_links
+    where customer_id is not null and email is not null
+),
+
+linked_identifiers as (
+    select
+        'customer_id' as identifier_type,
+        customer_id as identifier_value
+    from customer_email_links
+    union
+    select
+        'email' as identifier_type,
+        email as identifier_value
+    from customer_email_links
+    union
+    select
+        identifier_type,
+        identifier_value
+    from requested_identifiers
+),
+
+placeholder_identifiers as (
+    select distinct
+        linked_identifiers.identifier_type,
+        linked_identifiers.identifier_value
+    from linked_identifiers
+    inner join blocklist
+        on {{ matches_blocklist(
+            'linked_identifiers.identifier_type',
+            'linked_identifiers.identifier_value',
+        ) }}
+),
+
+shared_emails as (
+    select
+        'email' as identifier_type,
+        email as identifier_value
+    from customer_email_links
+    group by email
+    having count(distinct customer_id) > {{ var('identity_max_accounts_per_email') }}
+),
+
+unwalkable_identifiers as (
+    select * from placeholder_identifiers
+    union
+    select * from shared_emails
+),
+
+walkable_links as (
+    select
+        customer_email_links.customer_id,
+        customer_email_links.email
+    from customer_email_links
+    left join unwalkable_identifiers as unwalkable_customers
+        on unwalkable_customers.identifier_type = 'customer_id'
+            and customer_email_links.customer_id = unwalkable_customers.identifier_value
+    left join unwalkable_identifiers as unwalkable_emails
+        on unwalkable_emails.identifier_type = 'email'
+            and customer_email_links.email = unwalkable_emails.identifier_value
+    where
+        unwalkable_customers.identifier_value is null
+        and unwalkable_emails.identifier_value is null
+),
+
+directed_links as (
+    select
+        'customer_id' as from_type,
+        customer_id as from_value,
+        'email' as to_type,
+        email as to_value
+    from walkable_links
+    union all
+    select
+        'email' as from_type,
+        email as from_value,
+        'customer_id' as to_type,
+        customer_id as to_value
+    from walkable_links
+),
+
+erasure_seeds as (
+    select
+        requested_identifiers.identifier_type,
+        requested_identifiers.identifier_value
+    from requested_identifiers
+    left join placeholder_identifiers
+        on requested_identifiers.identifier_type = placeholder_identifiers.identifier_type
+            and requested_identifiers.identifier_value = placeholder_identifiers.identifier_value
+    where placeholder_identifiers.identifier_value is null
+),
+
+erasure_closure (identifier_type, identifier_value) as (
+    select
+        identifier_type,
+        identifier_value
+    from erasure_seeds
+    union
+    select
+        directed_links.to_type as identifier_type,
+        directed_links.to_value as identifier_value
+    from erasure_closure
+    inner join directed_links
+        on erasure_closure.identifier_type = directed_links.from_type
+            and erasure_closure.identifier_value = directed_links.from_value
+),
+
+erased_identifiers as (
+    select
+        identifier_type,
+        identifier_value
+    from erasure_closure
 )
 
 select * from erased_identifiers

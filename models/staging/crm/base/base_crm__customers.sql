@@ -16,6 +16,12 @@ erased_customer_ids as (
     where identifier_type = 'customer_id'
 ),
 
+erased_emails as (
+    select identifier_value as email
+    from erased_identifiers
+    where identifier_type = 'email'
+),
+
 normalised as (
     select
         _raw_row_id as raw_row_id,
@@ -41,7 +47,8 @@ validated as (
     select
         normalised.*,
         case
-            when erased_customer_ids.customer_id is not null then 'erased'
+            when erased_customer_ids.customer_id is not null
+                or erased_emails.email is not null then 'erased'
             when normalised.customer_id is null then 'missing_key'
             when normalised.email is not null
                 and not {{ is_valid_email('normalised.email') }} then 'malformed_email'
@@ -50,6 +57,8 @@ validated as (
     from normalised
     left join erased_customer_ids
         on normalised.customer_id = erased_customer_ids.customer_id
+    left join erased_emails
+        on normalised.email = erased_emails.email
 ),
 
 flagged as (
