@@ -2,8 +2,8 @@
 {%- set weights = var('engagement_weights') %}
 with
 
-customers as (
-    select * from {{ ref('customers') }}
+known_customers as (
+    select * from {{ ref('int_known_customers') }}
 ),
 
 daily_activity as (
@@ -16,13 +16,6 @@ web_sessions as (
 
 as_of_dates as (
     select * from {{ ref('int_as_of_date') }}
-),
-
-known_customers as (
-    select customers.customer_key
-    from customers
-    cross join as_of_dates
-    where customers.first_seen_at < {{ as_of_end() }}
 ),
 
 activity_summaries as (
