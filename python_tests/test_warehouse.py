@@ -107,6 +107,9 @@ def test_total_monetary_equals_qualifying_orders(sample_warehouse: Path) -> None
     assert totals.mart_total[0] == totals.order_total[0]
 
 
+LATE_SIGN_UP_ID = "C09999999"
+
+
 def test_later_data_does_not_change_features_of_an_earlier_date(tmp_path: Path) -> None:
     as_of = "2026-03-31"
     first = build_warehouse(SAMPLE_RAW, tmp_path / "first", {"as_of_date": as_of})
@@ -125,6 +128,38 @@ def test_later_data_does_not_change_features_of_an_earlier_date(tmp_path: Path) 
                     from '{SAMPLE_RAW / (table + '.parquet')}' using sample 10 percent (bernoulli, 5)
                 ) to '{later_raw / (table + '.parquet')}' (format parquet)
             """)
+        # a late sign-up: a cookie that only browsed anonymously before the as-of date logs
+        # in to a CRM account created after it; identity then attributes the old browsing
+        # to the new customer, who must still not exist as of the earlier date
+        cookie = connection.execute(f"""
+            select anonymous_id from '{SAMPLE_RAW / 'web_events.parquet'}'
+            group by anonymous_id
+            having count(user_id) = 0 and min(occurred_at) < date '{as_of}'
+            order by anonymous_id limit 1
+        """).fetchone()[0]
+        connection.execute(f"""
+            copy (
+                select * from '{SAMPLE_RAW / 'customers.parquet'}'
+                union all
+                (select * replace (
+                    '{LATE_SIGN_UP_ID}' as customer_id, 'late.sign.up@example.org' as email,
+                    null as phone, timestamp '2026-07-10 09:00:00' as created_at,
+                    timestamp '2026-07-10 09:00:00' as updated_at)
+                from '{SAMPLE_RAW / 'customers.parquet'}' limit 1)
+            ) to '{later_raw / 'customers.parquet'}' (format parquet)
+        """)
+        connection.execute(f"""
+            copy (
+                select * from '{later_raw / 'web_events.parquet'}'
+                union all
+                (select * replace (
+                    'late-sign-up-' || event_type as event_id, '{cookie}' as anonymous_id,
+                    '{LATE_SIGN_UP_ID}' as user_id, 'late-sign-up-session' as session_id,
+                    timestamp '2026-07-10 09:05:00' as occurred_at)
+                from '{SAMPLE_RAW / 'web_events.parquet'}'
+                where event_type = 'page_view' limit 1)
+            ) to '{later_raw / 'web_events.parquet'}' (format parquet)
+        """)
     second = build_warehouse(later_raw, tmp_path / "second", {"as_of_date": as_of})
     for mart in ["customer_rfm", "customer_engagement", "customer_recency", "customer_segments"]:
         before = read(first, f"select * from marts.{mart} order by customer_key")
@@ -132,6 +167,20 @@ def test_later_data_does_not_change_features_of_an_earlier_date(tmp_path: Path) 
         assert len(before) > 0
         pd.testing.assert_frame_equal(before, after, check_exact=False, rtol=1e-12)
     assert read(second, "select count(*) as n from intermediate.int_orders_attributed where order_id like '%-late'").n[0] > 0
+    # the late sign-up case is real: the new customer owns browsing from before the as-of
+    # date, and its earliest identifier sighting (the cookie) is before it too
+    late_sign_up = read(second, f"""
+        select
+            customers.first_seen_at,
+            count(*) filter (where web_events.occurred_at < date '{as_of}') as events_before_as_of
+        from marts.customers
+        inner join intermediate.int_web_events_attributed as web_events using (customer_key)
+        where customers.primary_customer_id = '{LATE_SIGN_UP_ID}'
+        group by customers.first_seen_at
+    """)
+    assert len(late_sign_up) == 1
+    assert late_sign_up.events_before_as_of[0] > 0
+    assert late_sign_up.first_seen_at[0] < pd.Timestamp(as_of)
 
 
 def test_history_is_idempotent(sample_warehouse: Path, tmp_path: Path) -> None:
