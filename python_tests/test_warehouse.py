@@ -1,8 +1,9 @@
 """The bundled sample built with dbt: reconciliation, quarantine, RFM, history, no leakage.
 
 Expected values are computed here from the raw files with pandas, independently of the
-models; the only thing taken from the warehouse is which customer each order belongs to
-(identity is tested in test_identity.py).
+models; the only things taken from the warehouse are which customer each order belongs to
+(identity is tested in test_identity.py) and which raw rows staging quarantined (tested
+against the generator's injected defects below).
 """
 
 from __future__ import annotations
@@ -166,45 +167,78 @@ def test_every_quarantined_row_has_a_cause(sample_warehouse: Path) -> None:
     assert uncaused == []
 
 
-def independent_rfm(raw: Path, order_keys: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+ORDER_WINDOWS_DAYS = (30, 45, 90, 365)  # dbt_project.yml var order_windows_days
+
+
+def staged_orders(raw: Path, quarantined_row_ids: set[int]) -> pd.DataFrame:
+    """Raw orders as staging keeps them: accepted rows only, the last delivery of each order_id."""
     orders = pd.read_parquet(raw / "orders.parquet")
-    orders["file_row"] = range(len(orders))
-    orders = orders.sort_values("file_row").drop_duplicates("order_id", keep="last")
-    orders = orders.merge(order_keys, on="order_id")  # staged orders with their customer
+    orders["raw_row_id"] = range(1, len(orders) + 1)  # the loader's 1-based row number
+    orders = orders[~orders.raw_row_id.isin(quarantined_row_ids)].copy()
+    orders["order_id"] = orders.order_id.str.strip()
     orders["status"] = orders.status.str.strip().str.lower()
-    orders = orders[orders.ordered_at < as_of + timedelta(days=1)]
-    qualifying = orders[(orders.status == "completed") & (orders.order_total.astype(float) > 0)].copy()
-    qualifying["order_date"] = qualifying.ordered_at.dt.normalize()
-    qualifying["total"] = qualifying.order_total.astype(float)
+    return orders.sort_values("raw_row_id").drop_duplicates("order_id", keep="last")
+
+
+def independent_rfm(orders: pd.DataFrame, customer_keys: pd.Index, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Every customer_rfm column for every customer in customer_keys, from orders (order_id,
+    customer_key, ordered_at, status, order_total), with plain pandas."""
+    orders = orders[orders.ordered_at < as_of + timedelta(days=1)].copy()
+    orders["total"] = orders.order_total.astype(float)
+    orders["order_date"] = orders.ordered_at.dt.normalize()
+    qualifying = orders[(orders.status == "completed") & (orders.total > 0)]
     grouped = qualifying.groupby("customer_key")
-    result = pd.DataFrame({
-        "frequency": grouped.size(),
-        "monetary": grouped.total.sum().round(2),
-        "recency_days": (as_of - grouped.order_date.max()).dt.days,
-    })
-    for days in (30, 90, 365):
-        window = qualifying[qualifying.order_date > as_of - timedelta(days=days)]
-        result[f"frequency_{days}d"] = window.groupby("customer_key").size()
-        result[f"monetary_{days}d"] = window.groupby("customer_key").total.sum().round(2)
-    result["returned_orders"] = orders[orders.status == "returned"].groupby("customer_key").size()
-    return result.fillna({column: 0 for column in result.columns if column != "recency_days"})
+    result = pd.DataFrame(index=customer_keys)
+    result["first_order_at"] = grouped.ordered_at.min()
+    result["last_order_at"] = grouped.ordered_at.max()
+    result["recency_days"] = (as_of - grouped.order_date.max()).dt.days
+    result["tenure_days"] = (as_of - grouped.order_date.min()).dt.days
+    result["frequency"] = grouped.size()
+    result["monetary"] = grouped.total.sum()
+    for days in ORDER_WINDOWS_DAYS:
+        window = qualifying[qualifying.order_date > as_of - timedelta(days=days)].groupby("customer_key")
+        result[f"frequency_{days}d"] = window.size()
+        result[f"monetary_{days}d"] = window.total.sum()
+    for status in ("returned", "cancelled"):
+        result[f"{status}_orders"] = orders[orders.status == status].groupby("customer_key").size()
+    counts = ["frequency", "returned_orders", "cancelled_orders"] + [f"frequency_{days}d" for days in ORDER_WINDOWS_DAYS]
+    sums = ["monetary"] + [f"monetary_{days}d" for days in ORDER_WINDOWS_DAYS]
+    result[counts + sums] = result[counts + sums].fillna(0)
+    result["avg_order_value"] = result.monetary / result.frequency.where(result.frequency > 0)
+    for days in ORDER_WINDOWS_DAYS:
+        frequency = result[f"frequency_{days}d"]
+        result[f"avg_order_value_{days}d"] = result[f"monetary_{days}d"] / frequency.where(frequency > 0)
+    buys_or_returns = result.frequency + result.returned_orders
+    result["return_rate"] = result.returned_orders / buys_or_returns.where(buys_or_returns > 0)
+    return result
 
 
 def test_rfm_matches_an_independent_pandas_computation(sample_warehouse: Path) -> None:
     mart = read(sample_warehouse, "select * from marts.customer_rfm").set_index("customer_key")
     order_keys = read(sample_warehouse, "select order_id, customer_key from intermediate.int_orders_attributed where customer_key is not null")
+    quarantined = read(sample_warehouse, "select raw_row_id from quarantine.stg_quarantine__rows where source_table = 'orders'")
     as_of = pd.Timestamp(mart.as_of_date.iloc[0])
-    expected = independent_rfm(SAMPLE_RAW, order_keys, as_of)
-    assert len(expected) > 1000
-    buyers = mart[mart.frequency > 0]
-    assert set(buyers.index) == set(expected.index)
-    joined = expected.join(mart.add_suffix("_mart"))
-    for column in ["frequency", "recency_days", "frequency_30d", "frequency_90d", "frequency_365d", "returned_orders"]:
-        assert (joined[column].astype(int) == joined[f"{column}_mart"].astype(int)).all(), column
-    for column in ["monetary", "monetary_30d", "monetary_90d", "monetary_365d"]:
-        assert ((joined[column] - joined[f"{column}_mart"].astype(float)).abs() < 0.005).all(), column
-    non_buyers = mart[mart.frequency == 0]
-    assert (non_buyers.monetary == 0).all() and non_buyers.recency_days.isna().all()
+    orders = staged_orders(SAMPLE_RAW, set(quarantined.raw_row_id)).merge(order_keys, on="order_id")
+    expected = independent_rfm(orders, mart.index, as_of)
+    # every customer with an order by the as-of date has a row; the others have zero rows
+    owners = set(orders[orders.ordered_at < as_of + timedelta(days=1)].customer_key)
+    assert len(owners) > 1000 and owners <= set(mart.index)
+    assert (expected.frequency > 0).sum() > 1000 and (expected.frequency == 0).sum() > 0
+    assert (expected.frequency_30d > 0).sum() > 10 and (expected.returned_orders > 0).sum() > 10
+    assert sorted(expected.columns) == sorted(set(mart.columns) - {"as_of_date"})
+    for column in expected.columns:
+        wanted, got = expected[column], mart[column]
+        assert (wanted.isna() == got.isna()).all(), column
+        wanted, got = wanted[wanted.notna()], got[wanted.notna()]
+        if column.endswith("_at"):
+            assert (wanted == pd.to_datetime(got)).all(), column
+        elif column.startswith(("monetary", "avg_order_value")):
+            # the mart rounds to cents: within half a cent of the exact value
+            assert ((wanted - got.astype(float)).abs() <= 0.005 + 1e-9).all(), column
+        elif column == "return_rate":
+            assert ((wanted - got.astype(float)).abs() < 1e-12).all(), column
+        else:
+            assert (wanted.astype(int) == got.astype(int)).all(), column
 
 
 def test_total_monetary_equals_qualifying_orders(sample_warehouse: Path) -> None:
@@ -216,6 +250,9 @@ def test_total_monetary_equals_qualifying_orders(sample_warehouse: Path) -> None
                and ordered_at < as_of_date + interval 1 day) as order_total
     """)
     assert totals.mart_total[0] == totals.order_total[0]
+
+
+LATE_SIGN_UP_ID = "C09999999"
 
 
 def test_later_data_does_not_change_features_of_an_earlier_date(tmp_path: Path) -> None:
@@ -236,6 +273,38 @@ def test_later_data_does_not_change_features_of_an_earlier_date(tmp_path: Path) 
                     from '{SAMPLE_RAW / (table + '.parquet')}' using sample 10 percent (bernoulli, 5)
                 ) to '{later_raw / (table + '.parquet')}' (format parquet)
             """)
+        # a late sign-up: a cookie that only browsed anonymously before the as-of date logs
+        # in to a CRM account created after it; identity then attributes the old browsing
+        # to the new customer, who must still not exist as of the earlier date
+        cookie = connection.execute(f"""
+            select anonymous_id from '{SAMPLE_RAW / 'web_events.parquet'}'
+            group by anonymous_id
+            having count(user_id) = 0 and min(occurred_at) < date '{as_of}'
+            order by anonymous_id limit 1
+        """).fetchone()[0]
+        connection.execute(f"""
+            copy (
+                select * from '{SAMPLE_RAW / 'customers.parquet'}'
+                union all
+                (select * replace (
+                    '{LATE_SIGN_UP_ID}' as customer_id, 'late.sign.up@example.org' as email,
+                    null as phone, timestamp '2026-07-10 09:00:00' as created_at,
+                    timestamp '2026-07-10 09:00:00' as updated_at)
+                from '{SAMPLE_RAW / 'customers.parquet'}' limit 1)
+            ) to '{later_raw / 'customers.parquet'}' (format parquet)
+        """)
+        connection.execute(f"""
+            copy (
+                select * from '{later_raw / 'web_events.parquet'}'
+                union all
+                (select * replace (
+                    'late-sign-up-' || event_type as event_id, '{cookie}' as anonymous_id,
+                    '{LATE_SIGN_UP_ID}' as user_id, 'late-sign-up-session' as session_id,
+                    timestamp '2026-07-10 09:05:00' as occurred_at)
+                from '{SAMPLE_RAW / 'web_events.parquet'}'
+                where event_type = 'page_view' limit 1)
+            ) to '{later_raw / 'web_events.parquet'}' (format parquet)
+        """)
     second = build_warehouse(later_raw, tmp_path / "second", {"as_of_date": as_of})
     for mart in ["customer_rfm", "customer_engagement", "customer_recency", "customer_segments"]:
         before = read(first, f"select * from marts.{mart} order by customer_key")
@@ -243,6 +312,20 @@ def test_later_data_does_not_change_features_of_an_earlier_date(tmp_path: Path) 
         assert len(before) > 0
         pd.testing.assert_frame_equal(before, after, check_exact=False, rtol=1e-12)
     assert read(second, "select count(*) as n from intermediate.int_orders_attributed where order_id like '%-late'").n[0] > 0
+    # the late sign-up case is real: the new customer owns browsing from before the as-of
+    # date, and its earliest identifier sighting (the cookie) is before it too
+    late_sign_up = read(second, f"""
+        select
+            customers.first_seen_at,
+            count(*) filter (where web_events.occurred_at < date '{as_of}') as events_before_as_of
+        from marts.customers
+        inner join intermediate.int_web_events_attributed as web_events using (customer_key)
+        where customers.primary_customer_id = '{LATE_SIGN_UP_ID}'
+        group by customers.first_seen_at
+    """)
+    assert len(late_sign_up) == 1
+    assert late_sign_up.events_before_as_of[0] > 0
+    assert late_sign_up.first_seen_at[0] < pd.Timestamp(as_of)
 
 
 def test_history_is_idempotent(sample_warehouse: Path, tmp_path: Path) -> None:

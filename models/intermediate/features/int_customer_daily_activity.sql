@@ -24,7 +24,10 @@
     daily_activity_lookback_days) on, so late-arriving events are picked up. Identity can
     re-key customers between runs (merges, new identifiers, splits): a pre-hook deletes
     every row whose customer no longer exists or whose identity fingerprint changed, and
-    the run then rebuilds the whole history of every customer with no rows left.
+    the run then rebuilds the whole history of every customer with no rows left. Each
+    source CTE applies that scope (events on or after refresh_from_date, or of a customer
+    to rebuild) before aggregating, so a run reads and aggregates only those events; a
+    full refresh has no refresh_from_date and reads everything.
 -#}
 with
 
@@ -45,13 +48,31 @@ fingerprints as (
 ),
 
 {% if is_incremental() %}
-    refresh_bounds as (
-        select max(activity_date) - {{ var('daily_activity_lookback_days') }} as refresh_from_date
-        from {{ this }}
+    existing_daily_activity as (
+        select * from {{ this }}
     ),
 
-    customers_already_aggregated as (
-        select distinct customer_key from {{ this }}
+    refresh_bounds as (
+        select
+            max(activity_date) - {{ var('daily_activity_lookback_days') }} as refresh_from_date
+        from existing_daily_activity
+    ),
+
+    customers_to_rebuild as (
+        select fingerprints.customer_key
+        from fingerprints
+        anti join existing_daily_activity
+            on fingerprints.customer_key = existing_daily_activity.customer_key
+    ),
+{% else %}
+    refresh_bounds as (
+        select cast(null as date) as refresh_from_date
+    ),
+
+    customers_to_rebuild as (
+        select fingerprints.customer_key
+        from fingerprints
+        where false
     ),
 {% endif %}
 
@@ -74,7 +95,13 @@ web_days as (
         0 as email_opens,
         0 as email_clicks
     from web_events
-    where customer_key is not null
+    where
+        customer_key is not null
+        and (
+            (select refresh_bounds.refresh_from_date from refresh_bounds) is null
+            or occurred_at >= (select refresh_bounds.refresh_from_date from refresh_bounds)
+            or customer_key in (select customers_to_rebuild.customer_key from customers_to_rebuild)
+        )
     group by customer_key, cast(occurred_at as date)
 ),
 
@@ -97,7 +124,13 @@ app_days as (
         0 as email_opens,
         0 as email_clicks
     from app_events
-    where customer_key is not null
+    where
+        customer_key is not null
+        and (
+            (select refresh_bounds.refresh_from_date from refresh_bounds) is null
+            or occurred_at >= (select refresh_bounds.refresh_from_date from refresh_bounds)
+            or customer_key in (select customers_to_rebuild.customer_key from customers_to_rebuild)
+        )
     group by customer_key, cast(occurred_at as date)
 ),
 
@@ -120,7 +153,13 @@ email_days as (
         count(*) filter (where event_type = 'open') as email_opens,
         count(*) filter (where event_type = 'click') as email_clicks
     from email_events
-    where customer_key is not null
+    where
+        customer_key is not null
+        and (
+            (select refresh_bounds.refresh_from_date from refresh_bounds) is null
+            or occurred_at >= (select refresh_bounds.refresh_from_date from refresh_bounds)
+            or customer_key in (select customers_to_rebuild.customer_key from customers_to_rebuild)
+        )
     group by customer_key, cast(occurred_at as date)
 ),
 
@@ -132,49 +171,31 @@ source_days as (
     select * from email_days
 ),
 
-{% if is_incremental() %}
-    days_to_refresh as (
-        select source_days.*
-        from source_days
-        cross join refresh_bounds
-        where
-            source_days.activity_date >= refresh_bounds.refresh_from_date
-            or refresh_bounds.refresh_from_date is null
-            or source_days.customer_key not in (
-                select customers_already_aggregated.customer_key from customers_already_aggregated
-            )
-    ),
-{% else %}
-days_to_refresh as (
-    select * from source_days
-),
-{% endif %}
-
 daily_activity as (
     select
-        days_to_refresh.customer_key,
-        days_to_refresh.activity_date,
+        source_days.customer_key,
+        source_days.activity_date,
         fingerprints.identity_fingerprint,
-        cast(sum(days_to_refresh.web_events) as bigint) as web_events,
-        cast(sum(days_to_refresh.page_views) as bigint) as page_views,
-        cast(sum(days_to_refresh.web_product_views) as bigint) as web_product_views,
-        cast(sum(days_to_refresh.web_add_to_carts) as bigint) as web_add_to_carts,
-        cast(sum(days_to_refresh.web_purchases) as bigint) as web_purchases,
-        cast(sum(days_to_refresh.app_events) as bigint) as app_events,
-        cast(sum(days_to_refresh.app_opens) as bigint) as app_opens,
-        cast(sum(days_to_refresh.app_product_views) as bigint) as app_product_views,
-        cast(sum(days_to_refresh.app_add_to_carts) as bigint) as app_add_to_carts,
-        cast(sum(days_to_refresh.app_purchases) as bigint) as app_purchases,
-        cast(sum(days_to_refresh.emails_sent) as bigint) as emails_sent,
-        cast(sum(days_to_refresh.emails_delivered) as bigint) as emails_delivered,
-        cast(sum(days_to_refresh.email_opens) as bigint) as email_opens,
-        cast(sum(days_to_refresh.email_clicks) as bigint) as email_clicks
-    from days_to_refresh
+        cast(sum(source_days.web_events) as bigint) as web_events,
+        cast(sum(source_days.page_views) as bigint) as page_views,
+        cast(sum(source_days.web_product_views) as bigint) as web_product_views,
+        cast(sum(source_days.web_add_to_carts) as bigint) as web_add_to_carts,
+        cast(sum(source_days.web_purchases) as bigint) as web_purchases,
+        cast(sum(source_days.app_events) as bigint) as app_events,
+        cast(sum(source_days.app_opens) as bigint) as app_opens,
+        cast(sum(source_days.app_product_views) as bigint) as app_product_views,
+        cast(sum(source_days.app_add_to_carts) as bigint) as app_add_to_carts,
+        cast(sum(source_days.app_purchases) as bigint) as app_purchases,
+        cast(sum(source_days.emails_sent) as bigint) as emails_sent,
+        cast(sum(source_days.emails_delivered) as bigint) as emails_delivered,
+        cast(sum(source_days.email_opens) as bigint) as email_opens,
+        cast(sum(source_days.email_clicks) as bigint) as email_clicks
+    from source_days
     inner join fingerprints
-        on days_to_refresh.customer_key = fingerprints.customer_key
+        on source_days.customer_key = fingerprints.customer_key
     group by
-        days_to_refresh.customer_key,
-        days_to_refresh.activity_date,
+        source_days.customer_key,
+        source_days.activity_date,
         fingerprints.identity_fingerprint
 )
 

@@ -1,13 +1,22 @@
 {#-
     One row per attributed web session (customer_key, session_id) as known by the end of
     the as-of date: start, end, duration, the last add-to-cart, and the customer's first
-    purchase event after it (in any session). Only events before the end of the as-of day
-    are read, so a session or purchase continuing after it changes nothing.
+    purchase after it: a web or app purchase event (in any session) or a completed order
+    in any channel (web, app, store). Only rows before the end of the as-of day are read,
+    so a session or purchase continuing after it changes nothing.
 -#}
 with
 
 web_events as (
     select * from {{ ref('int_web_events_attributed') }}
+),
+
+app_events as (
+    select * from {{ ref('int_app_events_attributed') }}
+),
+
+orders as (
+    select * from {{ ref('int_orders_attributed') }}
 ),
 
 as_of_dates as (
@@ -36,12 +45,44 @@ sessions as (
     group by customer_key, session_id
 ),
 
-purchases as (
+web_purchases as (
     select
         customer_key,
         occurred_at as purchased_at
     from attributed_events
     where event_type = 'purchase'
+),
+
+app_purchases as (
+    select
+        app_events.customer_key,
+        app_events.occurred_at as purchased_at
+    from app_events
+    cross join as_of_dates
+    where
+        app_events.customer_key is not null
+        and app_events.event_name = 'purchase'
+        and app_events.occurred_at < {{ as_of_end() }}
+),
+
+completed_orders as (
+    select
+        orders.customer_key,
+        orders.ordered_at as purchased_at
+    from orders
+    cross join as_of_dates
+    where
+        orders.customer_key is not null
+        and orders.order_status = 'completed'
+        and orders.ordered_at < {{ as_of_end() }}
+),
+
+purchases as (
+    select * from web_purchases
+    union all
+    select * from app_purchases
+    union all
+    select * from completed_orders
 ),
 
 next_purchase_after_cart as (

@@ -2,8 +2,8 @@
 {%- set weights = var('engagement_weights') %}
 with
 
-customers as (
-    select * from {{ ref('customers') }}
+known_customers as (
+    select * from {{ ref('int_known_customers') }}
 ),
 
 daily_activity as (
@@ -14,15 +14,12 @@ web_sessions as (
     select * from {{ ref('int_web_sessions') }}
 ),
 
-as_of_dates as (
-    select * from {{ ref('int_as_of_date') }}
+email_messages as (
+    select * from {{ ref('int_email_messages') }}
 ),
 
-known_customers as (
-    select customers.customer_key
-    from customers
-    cross join as_of_dates
-    where customers.first_seen_at < {{ as_of_end() }}
+as_of_dates as (
+    select * from {{ ref('int_as_of_date') }}
 ),
 
 activity_summaries as (
@@ -42,9 +39,6 @@ activity_summaries as (
         sum(daily_activity.emails_sent) filter (
             where {{ in_window('daily_activity.activity_date', var('rate_window_days')) }}
         ) as emails_sent,
-        sum(daily_activity.emails_delivered) filter (
-            where {{ in_window('daily_activity.activity_date', var('rate_window_days')) }}
-        ) as emails_delivered,
         sum(daily_activity.email_opens) filter (
             where {{ in_window('daily_activity.activity_date', var('rate_window_days')) }}
         ) as email_opens,
@@ -78,6 +72,24 @@ activity_summaries as (
     cross join as_of_dates
     where daily_activity.activity_date <= as_of_dates.as_of_date
     group by daily_activity.customer_key
+),
+
+email_message_summaries as (
+    select
+        email_messages.customer_key,
+        count(*) as emails_delivered,
+        count(*) filter (
+            where email_messages.first_opened_at < {{ as_of_end() }}
+        ) as emails_opened,
+        count(*) filter (
+            where email_messages.first_clicked_at < {{ as_of_end() }}
+        ) as emails_clicked
+    from email_messages
+    cross join as_of_dates
+    where {{ in_window(
+        'cast(email_messages.first_delivered_at as date)', var('rate_window_days')
+    ) }}
+    group by email_messages.customer_key
 ),
 
 session_summaries as (
@@ -164,19 +176,24 @@ customer_engagement as (
         purchases_after_abandonment.purchase_after_abandonment_at is not null
             as has_purchased_since_abandonment,
         cast(coalesce(activity_summaries.emails_sent, 0) as bigint) as emails_sent,
-        cast(coalesce(activity_summaries.emails_delivered, 0) as bigint) as emails_delivered,
+        cast(coalesce(email_message_summaries.emails_delivered, 0) as bigint)
+            as emails_delivered,
+        cast(coalesce(email_message_summaries.emails_opened, 0) as bigint) as emails_opened,
+        cast(coalesce(email_message_summaries.emails_clicked, 0) as bigint) as emails_clicked,
         cast(coalesce(activity_summaries.email_opens, 0) as bigint) as email_opens,
         cast(coalesce(activity_summaries.email_clicks, 0) as bigint) as email_clicks,
-        cast(activity_summaries.email_opens as double)
-        / nullif(activity_summaries.emails_delivered, 0) as email_open_rate,
-        cast(activity_summaries.email_clicks as double)
-        / nullif(activity_summaries.emails_delivered, 0) as email_click_rate,
+        cast(email_message_summaries.emails_opened as double)
+        / nullif(email_message_summaries.emails_delivered, 0) as email_open_rate,
+        cast(email_message_summaries.emails_clicked as double)
+        / nullif(email_message_summaries.emails_delivered, 0) as email_click_rate,
         cast(coalesce(activity_summaries.app_active_days, 0) as bigint) as app_active_days,
         coalesce(activity_summaries.engagement_score, 0) as engagement_score
     from known_customers
     cross join as_of_dates
     left join activity_summaries
         on known_customers.customer_key = activity_summaries.customer_key
+    left join email_message_summaries
+        on known_customers.customer_key = email_message_summaries.customer_key
     left join session_summaries
         on known_customers.customer_key = session_summaries.customer_key
     left join abandonment_counts

@@ -5,8 +5,8 @@
 -#}
 with
 
-customers as (
-    select * from {{ ref('customers') }}
+known_customers as (
+    select * from {{ ref('int_known_customers') }}
 ),
 
 orders as (
@@ -15,13 +15,6 @@ orders as (
 
 as_of_dates as (
     select * from {{ ref('int_as_of_date') }}
-),
-
-known_customers as (
-    select customers.customer_key
-    from customers
-    cross join as_of_dates
-    where customers.first_seen_at < {{ as_of_end() }}
 ),
 
 known_orders as (
