@@ -262,14 +262,18 @@ def run_checks(database: Path, suites: list[dict[str, Any]], context_dir: Path) 
 
 
 def moved_segments(database: Path) -> list[tuple[str, str, str, float | None, float | None]]:
-    """Segments whose drift status is not ok on the latest as-of date (empty if no history)."""
+    """Segments that moved (is_moved) in a family whose drift status is not ok, on the latest
+    as-of date: (family, segment, status, share change in points, gating PSI). Empty when
+    segment_drift does not exist yet."""
     with duckdb.connect(str(database), read_only=True) as connection:
         try:
             return connection.execute("""
-                select segment_family, segment_name, drift_status, share_change_points, psi
+                select segment_family, segment_name, drift_status, share_change_points,
+                    greatest(psi, baseline_psi)
                 from marts.segment_drift
-                where drift_status != 'ok' and as_of_date = (select max(as_of_date) from marts.segment_drift)
-                order by drift_status, abs(share_change_points) desc
+                where drift_status != 'ok' and is_moved
+                    and as_of_date = (select max(as_of_date) from marts.segment_drift)
+                order by drift_status, segment_family, abs(share_change_points) desc, segment_name
             """).fetchall()
         except duckdb.CatalogException:
             return []
