@@ -53,6 +53,7 @@ def test_a_critical_failure_fails_the_gate_and_a_warning_does_not(sample_warehou
     healthy = run_segments(["check", "--database", str(sample_warehouse), "--context-dir", str(tmp_path / "ok")])
     assert healthy.returncode == 0, healthy.stderr
     assert "warning:" in healthy.stdout and "days_since_latest_order" in healthy.stdout
+    assert "Calculating Metrics" not in healthy.stderr + healthy.stdout  # GX progress bars are off
 
 
 def independent_psi(current: list[float], previous: list[float], floor: float = 0.0001) -> float:

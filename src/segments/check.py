@@ -195,13 +195,12 @@ def run_checks(database: Path, suites: list[dict[str, Any]], context_dir: Path) 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     # imported here: slow, and only this command needs them
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     if not database.exists():
         raise CommandError(f"warehouse {database} does not exist: run dbt build first")
     context_dir.mkdir(parents=True, exist_ok=True)
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
     context = gx.get_context(mode="file", project_root_dir=str(context_dir))
     # no "Calculating Metrics" progress bars in the build log
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
@@ -275,7 +274,7 @@ def moved_segments(database: Path) -> list[tuple[str, str, str, float | None, fl
                     and as_of_date = (select max(as_of_date) from marts.segment_drift)
                 order by drift_status, segment_family, abs(share_change_points) desc, segment_name
             """).fetchall()
-        except duckdb.CatalogException:
+        except (duckdb.CatalogException, duckdb.BinderException):  # not built, or built before is_moved
             return []
 
 
