@@ -23,10 +23,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 ## build: load the bundled sample, build every model and test, check it, then publish.
 ## Each step runs only if the one before passed, so BI tools reading published.duckdb
-## never see segments that failed a dbt test or a critical expectation.
+## never see segments that failed a dbt test or a critical expectation. When dbt build
+## fails, the segments that moved (if drift is why) are printed before make stops.
 build: venv
 	$(BIN)/segments load --from $(SAMPLE)
-	$(BIN)/dbt build $(DBT_BUILD_FLAGS)
+	$(BIN)/dbt build $(DBT_BUILD_FLAGS) || { $(BIN)/segments check --drift-only; exit 1; }
 	$(BIN)/segments check
 	$(BIN)/segments publish
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import json
 import os
+import re
 import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
-from dbt_runner import PROJECT_ROOT, SAMPLE_RAW, build_warehouse, run_segments
+from dbt_runner import PROJECT_ROOT, SAMPLE_RAW, build_warehouse, run_dbt, run_segments
 from segments.check import load_suites, run_checks
 from segments.publish import publish
 
@@ -50,6 +53,7 @@ def test_a_critical_failure_fails_the_gate_and_a_warning_does_not(sample_warehou
     healthy = run_segments(["check", "--database", str(sample_warehouse), "--context-dir", str(tmp_path / "ok")])
     assert healthy.returncode == 0, healthy.stderr
     assert "warning:" in healthy.stdout and "days_since_latest_order" in healthy.stdout
+    assert "Calculating Metrics" not in healthy.stderr + healthy.stdout  # GX progress bars are off
 
 
 def independent_psi(current: list[float], previous: list[float], floor: float = 0.0001) -> float:
@@ -79,6 +83,14 @@ def test_stable_months_raise_no_drift_failure_and_statistics_are_right(tmp_path:
             "select as_of_date, max(psi), max(chi_square), max(cohens_w) from marts.segment_drift "
             "where segment_family = 'rfm' and psi is not null group by as_of_date order by as_of_date"
         ).fetchall()
+        behavioural = connection.execute(
+            "select as_of_date, segment_name, psi from marts.segment_drift "
+            "where segment_family = 'behavioural' and psi is not null"
+        ).fetchall()
+        # the segments a halving of purchases moves (see the next test) did not move here
+        moved_in_march = connection.execute(
+            "select segment_name from marts.segment_drift where as_of_date = '2026-03-31' and is_moved"
+        ).fetchall()
     assert statuses == (7, 0)  # six monthly as-of dates after the first, none failing
     by_date: dict = {}
     for as_of_date, name, share, customers in sizes:
@@ -96,32 +108,107 @@ def test_stable_months_raise_no_drift_failure_and_statistics_are_right(tmp_path:
         assert psi == pytest.approx(expected_psi, rel=1e-9)
         assert chi_square == pytest.approx(expected_chi, rel=1e-9)
         assert cohens_w == pytest.approx(math.sqrt(expected_chi / total), rel=1e-9)
+    sizes, size_dates = read_sizes(database)
+    assert len(behavioural) == 8 * 6
+    for as_of_date, name, psi in behavioural:
+        current = sizes["behavioural"][name][as_of_date]
+        previous = sizes["behavioural"][name][size_dates[size_dates.index(as_of_date) - 1]]
+        assert psi == pytest.approx(independent_psi([current, 1 - current], [previous, 1 - previous]), abs=1e-12)
+    assert {"high_spenders", "active", "dormant"}.isdisjoint(name for (name,) in moved_in_march)
 
 
-def test_a_behaviour_shift_fails_the_drift_gate_naming_the_segments(tmp_path: Path) -> None:
+DRIFT_LINE = re.compile(r"drift (ok|warn|fail): (\w+) segment '([^']+)'")
+
+
+def named_segments(output: str) -> set[tuple[str, str, str]]:
+    return set(DRIFT_LINE.findall(output))
+
+
+def independent_moved(sizes: dict, family: str, dates: list, index: int) -> set[str]:
+    """Segments of family whose share moved over 5 points from the previous date or the
+    average of the 3 dates before, or whose in/out PSI is above 0.10 (the default vars)."""
+    def two_bin(a: float, e: float) -> float:
+        return independent_psi([a, 1 - a], [e, 1 - e])
+    moved = set()
+    for name, shares in sizes[family].items():
+        current, previous = shares[dates[index]], shares[dates[index - 1]]
+        window = [shares[date] for date in dates[max(0, index - 3):index]]
+        baseline = sum(window) / len(window)
+        if (max(abs(current - previous), abs(current - baseline)) * 100 > 5
+                or max(two_bin(current, previous), two_bin(current, baseline)) > 0.10):
+            moved.add(name)
+    return moved
+
+
+def read_sizes(database: Path) -> tuple[dict, list]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        rows = connection.execute(
+            "select segment_family, segment_name, as_of_date, share from marts.segment_sizes"
+        ).fetchall()
+    sizes: dict = {}
+    for family, name, as_of_date, share in rows:
+        sizes.setdefault(family, {}).setdefault(name, {})[as_of_date] = share
+    return sizes, sorted({row[2] for row in rows})
+
+
+def test_halving_purchases_is_reported_naming_the_segments_and_a_larger_shift_fails(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     generated = run_segments(["generate", "--customers", "2000", "--seed", "42", "--out", str(raw),
-                              "--shift-date", "2026-03-01", "--shift-purchase-factor", "0.1"])
+                              "--shift-date", "2026-03-01", "--shift-purchase-factor", "0.5"])
     assert generated.returncode == 0, generated.stderr
-    database = build_warehouse(raw, tmp_path, {"as_of_date": "2026-02-28"})
-    result = backfill(database, "2026-03-01", "2026-06-30")
-    assert result.returncode != 0
-    assert "segment_drift_psi_below_fail_threshold" in result.stderr
-    check = run_segments(["check", "--database", str(database), "--context-dir", str(tmp_path / "context")])
-    assert check.returncode == 1
-    assert "drift fail: lifecycle segment '" in check.stdout  # names the segments that moved
-    assert "drift fail: rfm" not in check.stdout  # RFM scores are percentiles: relative, stable
+    database = build_warehouse(raw, tmp_path, {"as_of_date": "2026-01-31"})
+    # a halving moves segment shares by 4-6 points and PSIs stay under 0.10 (two-bin 0.045 at
+    # most, lifecycle 0.074 against the baseline): it warns, it does not fail the build
+    result = backfill(database, "2026-02-01", "2026-03-31")
+    assert result.returncode == 0, result.stdout + result.stderr
+    check = run_segments(["check", "--drift-only", "--database", str(database)])
+    named = named_segments(check.stdout)
+    sizes, dates = read_sizes(database)
+    for family in ("behavioural", "lifecycle", "rfm"):
+        printed = {name for _, printed_family, name in named if printed_family == family}
+        assert printed == independent_moved(sizes, family, dates, len(dates) - 1), family
+    # purchase-driven segments shrink; RFM scores are percentiles, so RFM does not move
+    assert {("warn", "behavioural", "high_spenders"), ("warn", "lifecycle", "active"),
+            ("warn", "lifecycle", "dormant")} <= named
+    assert not any(family == "rfm" for _, family, _ in named)
+    assert not any(name in ("highly_engaged", "prospect") for _, _, name in named)
+
+    # a larger shift of another kind (active now means an order within 30 days, not 90)
+    # fails the build; the stored test failures and the drift report name only the
+    # segments that moved
+    # (unit tests pin the default vars, so they are left out of this build)
+    failed = run_dbt(["build", "--select", "int_as_of_date+", "--exclude", "test_type:unit"], database, tmp_path,
+                     {"as_of_date": "2026-04-30", "lifecycle_active_days": 30}, check=False)
+    assert failed.returncode != 0
+    failures = re.findall(r"(?:FAIL|ERROR) \d* ?([\w.]+) \.", failed.stdout)
+    assert failures == ["segment_drift_psi_below_fail_threshold"], failed.stdout[-3000:]
+    sizes, dates = read_sizes(database)
+    expected = independent_moved(sizes, "lifecycle", dates, len(dates) - 1)
+    assert {"active", "dormant"} <= expected and "prospect" not in expected
+    with duckdb.connect(str(database), read_only=True) as connection:
+        schema = connection.execute(
+            "select schema_name from duckdb_tables() where table_name = 'segment_drift_psi_below_fail_threshold'"
+        ).fetchall()[0][0]
+        stored = connection.execute(
+            f"select segment_family, segment_name from {schema}.segment_drift_psi_below_fail_threshold"
+        ).fetchall()
+    assert sorted(stored) == sorted(("lifecycle", name) for name in expected)
+    report = run_segments(["check", "--drift-only", "--database", str(database)])
+    failing = {name for status, family, name in named_segments(report.stdout) if status == "fail"}
+    assert failing == expected
 
 
-def read_published(path: str, queue: "multiprocessing.Queue[str]", seconds: float) -> None:
-    """A BI reader: opens the published file again and again and checks it is consistent."""
-    deadline = time.monotonic() + seconds
+def read_published(path: str, queue: "multiprocessing.Queue[str]", first_read: Any, stop: Any) -> None:
+    """A BI reader: opens the published file again and again, checks each snapshot is
+    consistent, and reports every publication (published_at) it saw."""
+    seen: list[str] = []
     reads = 0
     try:
-        while time.monotonic() < deadline:
+        while not stop.is_set():
             with duckdb.connect(path, read_only=True) as connection:
-                shares, customers, segmented = connection.execute("""
+                published_at, shares, customers, segmented = connection.execute("""
                     select
+                        (select cast(published_at as varchar) from marts.publication),
                         (select sum(share) from marts.segment_sizes where segment_family = 'rfm'
                          and as_of_date = (select latest_as_of_date from marts.publication)),
                         (select count(*) from marts.customer_rfm),
@@ -132,9 +219,14 @@ def read_published(path: str, queue: "multiprocessing.Queue[str]", seconds: floa
                 queue.put(f"inconsistent snapshot: shares {shares}, {customers} vs {segmented}")
                 return
             reads += 1
-        queue.put(f"ok {reads}")
+            if published_at not in seen:
+                seen.append(published_at)
+                queue.put(f"saw {published_at}")
+            first_read.set()
+        queue.put(f"ok {reads} {len(seen)}")
     except Exception as error:  # any error, a lock error included, is a failure
         queue.put(f"error: {error!r}")
+        first_read.set()
 
 
 def test_publish_is_atomic_for_readers_and_a_failed_build_keeps_the_last_publication(
@@ -142,18 +234,32 @@ def test_publish_is_atomic_for_readers_and_a_failed_build_keeps_the_last_publica
 ) -> None:
     published = tmp_path / "published.duckdb"
     publish(sample_warehouse, published)
-    original = published.read_bytes()
 
     spawn = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue[str] = spawn.Queue()
-    reader = spawn.Process(target=read_published, args=(str(published), queue, 8.0))
+    first_read, stop = spawn.Event(), spawn.Event()
+    reader = spawn.Process(target=read_published, args=(str(published), queue, first_read, stop))
     reader.start()
-    for _ in range(4):
-        publish(sample_warehouse, published)
-    reader.join(30)
-    outcome = queue.get(timeout=5)
-    assert outcome.startswith("ok"), outcome
-    assert int(outcome.split()[1]) > 0
+    try:
+        assert first_read.wait(120), "the reader never read the published file"
+        messages: list[str] = []
+        deadline = time.monotonic() + 120
+        # publish again and again while the reader reads, until it has seen three publications
+        while sum(message.startswith("saw") for message in messages) < 3 and time.monotonic() < deadline:
+            publish(sample_warehouse, published)
+            time.sleep(0.05)
+            while not queue.empty():
+                messages.append(queue.get())
+            assert not any(message.startswith(("error", "inconsistent")) for message in messages), messages
+    finally:
+        stop.set()
+        reader.join(60)
+    while not queue.empty():
+        messages.append(queue.get())
+    final = messages[-1]
+    assert final.startswith("ok"), messages
+    reads, publications = map(int, final.split()[1:])
+    assert publications >= 3 and reads >= publications
 
     # a build that fails (identity cannot converge in one step): make stops before publish
     before = published.read_bytes()
@@ -168,4 +274,43 @@ def test_publish_is_atomic_for_readers_and_a_failed_build_keeps_the_last_publica
     assert published.read_bytes() == before
     with duckdb.connect(str(published), read_only=True) as connection:
         assert connection.execute("select count(*) from marts.customer_segments").fetchall()[0][0] > 0
-    assert original
+
+
+def test_publish_requires_a_matching_passing_audit_stamp(sample_warehouse: Path, tmp_path: Path) -> None:
+    database = tmp_path / "warehouse.duckdb"
+    shutil.copy(sample_warehouse, database)
+    run_results = tmp_path / "run_results.json"
+    shutil.copy(sample_warehouse.parent / "target" / "run_results.json", run_results)  # after the copy
+    published = tmp_path / "published.duckdb"
+
+    def publish_command(*extra: str) -> subprocess.CompletedProcess[str]:
+        return run_segments(["publish", "--database", str(database), "--published", str(published), *extra])
+
+    def check_command() -> subprocess.CompletedProcess[str]:
+        return run_segments(["check", "--database", str(database), "--run-results", str(run_results),
+                             "--context-dir", str(tmp_path / "context")])
+
+    refused = publish_command()
+    assert refused.returncode == 2 and "no audit stamp" in refused.stderr and not published.exists()
+    assert check_command().returncode == 0
+    assert json.loads((tmp_path / "warehouse.duckdb.audit.json").read_text())["passed"] is True
+    assert publish_command().returncode == 0 and published.exists()
+
+    # the warehouse changed after the audit: refused
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("create table main.written_after_the_audit as select 1 as written")
+    before = published.read_bytes()
+    changed = publish_command()
+    assert changed.returncode == 2 and "changed after segments check" in changed.stderr
+    assert published.read_bytes() == before
+
+    # a dbt test failed in the run that built it: the audit fails and publish refuses
+    results = json.loads(run_results.read_text())
+    results["results"][-1]["status"] = "fail"
+    run_results.write_text(json.dumps(results))
+    assert check_command().returncode == 0  # the expectations pass; the dbt run does not
+    failed = publish_command()
+    assert failed.returncode == 2 and "the audit failed" in failed.stderr
+    assert results["results"][-1]["unique_id"] in failed.stderr
+    assert published.read_bytes() == before
+    assert publish_command("--force").returncode == 0

@@ -7,8 +7,11 @@ A reader that opened the old file keeps reading a consistent snapshot; a reader 
 the path afterwards gets the new one; nobody sees a partial state and nobody waits on a
 lock, because no process ever writes to the published file in place.
 
-``make build`` runs it only after ``dbt build`` (every dbt test) and ``segments check``
-passed, so a failed build leaves the last published segments intact.
+It publishes only a warehouse that ``segments check`` audited: the audit stamp beside the
+warehouse must match the file as it is now and record that every dbt result passed and no
+critical expectation failed (``--force`` skips this). ``make build`` also runs it only after
+``dbt build`` and ``segments check`` passed, so a failed build leaves the last published
+segments intact.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from segments.check import audit_refusal
 from segments.errors import CommandError
 from segments.warehouse import add_database_argument, resolve_database
 
@@ -33,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--published", type=Path, default=None,
                         help=f"published file (default ${PUBLISHED_ENVIRONMENT_VARIABLE}, "
                         "else published.duckdb beside the warehouse)")
+    parser.add_argument("--force", action="store_true",
+                        help="publish even without a matching, passing audit stamp from segments check")
 
 
 def resolve_published(published: Path | None, database: Path) -> Path:
@@ -84,6 +90,11 @@ def publish(database: Path, published: Path) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     database = resolve_database(args.database)
     published = resolve_published(args.published, database)
+    if not database.exists():
+        raise CommandError(f"warehouse {database} does not exist: run make build first")
+    refusal = None if args.force else audit_refusal(database)
+    if refusal:
+        raise CommandError(f"refusing to publish {database}: {refusal} (--force publishes anyway)")
     tables = publish(database, published)
     print(f"published {len(tables)} marts to {published}: {', '.join(tables)}")
     return 0

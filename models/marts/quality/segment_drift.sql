@@ -1,178 +1,253 @@
 {#-
     Segment-size drift of each as-of date against the previous as-of date and against a
-    trailing baseline, for the families whose shares sum to 1 (rfm and lifecycle).
+    trailing baseline.
 
-    psi: population stability index, sum over segments of (a - e) * ln(a / e), with a the
-    share now, e the share at the previous date, both floored at drift_share_floor;
-    baseline_psi: the same against the average share over the drift_baseline_dates
+    Families: the partition families (var drift_partition_families: rfm, lifecycle) put
+    every customer in exactly one segment, so their shares form one distribution; the
+    overlapping families (var drift_overlapping_families: behavioural) do not, so each of
+    their segments is its own two-bin distribution (in the segment, not in it).
+
+    Every segment named at any date of its family is compared at every date: a segment
+    missing at a date counts as 0 customers (a new segment moves from 0, a vanished one to 0).
+
+    psi: population stability index, sum over bins of (a - e) * ln(a / e), a the share now,
+    e the share at the previous date, both floored at drift_share_floor. For a partition
+    family the bins are its segments (one family PSI, repeated on each of its rows); for an
+    overlapping segment the bins are in and out (the segment's own PSI).
+    segment_psi: the two-bin in/out PSI of the segment, in every family.
+    baseline_psi: the same as psi against the average share over the drift_baseline_dates
     as-of dates before (a slow drift shows there before it shows month to month).
-    chi_square: sum of (observed - expected)^2 / expected over segments, expected = the
+    chi_square: sum over the same bins of (observed - expected)^2 / expected, expected = the
     previous share times today's customers; cohens_w = sqrt(chi_square / customers), an
     effect size that does not grow with the number of customers (a p-value would).
     z_score: (customers - mean) / standard deviation of the segment's customers over the
-    earlier as-of dates, once drift_min_history_dates of them exist.
+    earlier as-of dates, once drift_min_history_dates of them exist; the standard deviation
+    is floored at sqrt(mean) (the Poisson standard deviation of a count), so a segment whose
+    history is constant still gets a z-score.
 -#}
+{%- set partition_families = var('drift_partition_families') %}
+{%- set overlapping_families = var('drift_overlapping_families') %}
 with
 
 segment_sizes as (
     select * from {{ ref('segment_sizes') }}
 ),
 
-family_sizes as (
-    select
-        as_of_date,
-        segment_family,
-        segment_name,
-        customers,
-        share,
-        dense_rank() over (partition by segment_family order by as_of_date) as date_number
-    from segment_sizes
-    where segment_family in ('rfm', 'lifecycle')
+compared_sizes as (
+    select * from segment_sizes
+    where
+        segment_family in (
+            {%- for family in partition_families + overlapping_families %}
+                '{{ family }}'{{ ',' if not loop.last }}
+            {%- endfor %}
+        )
 ),
 
-family_totals as (
+date_populations as (
+    -- share = customers / all customers of the date, so customers / share is that total
     select
         as_of_date,
-        segment_family,
-        sum(customers) as family_customers
-    from family_sizes
-    group by as_of_date, segment_family
+        coalesce(round(max(customers / nullif(share, 0))), 0) as population_customers
+    from compared_sizes
+    group by as_of_date
 ),
 
-compared as (
+family_dates as (
+    select distinct
+        segment_family,
+        as_of_date
+    from compared_sizes
+),
+
+family_segments as (
+    select distinct
+        segment_family,
+        segment_name
+    from compared_sizes
+),
+
+segment_grid as (
     select
-        current_sizes.as_of_date,
-        current_sizes.segment_family,
-        current_sizes.segment_name,
-        current_sizes.customers,
-        current_sizes.share,
-        previous_sizes.as_of_date as previous_as_of_date,
-        previous_sizes.share as previous_share,
-        family_totals.family_customers,
-        (
-            select avg(baseline_sizes.share)
-            from family_sizes as baseline_sizes
-            where
-                baseline_sizes.segment_family = current_sizes.segment_family
-                and baseline_sizes.segment_name = current_sizes.segment_name
-                and baseline_sizes.date_number between current_sizes.date_number
-                - {{ var('drift_baseline_dates') }} and current_sizes.date_number - 1
+        family_dates.as_of_date,
+        family_dates.segment_family,
+        family_segments.segment_name,
+        date_populations.population_customers,
+        coalesce(compared_sizes.customers, 0) as customers,
+        coalesce(compared_sizes.share, 0) as share  -- noqa: RF04
+    from family_dates
+    inner join family_segments
+        on family_dates.segment_family = family_segments.segment_family
+    inner join date_populations
+        on family_dates.as_of_date = date_populations.as_of_date
+    left join compared_sizes
+        on family_dates.as_of_date = compared_sizes.as_of_date
+            and family_segments.segment_family = compared_sizes.segment_family
+            and family_segments.segment_name = compared_sizes.segment_name
+),
+
+segment_histories as (
+    select
+        *,
+        lag(as_of_date) over segment_dates as previous_as_of_date,
+        lag(share) over segment_dates as previous_share,
+        avg(share) over (
+            segment_dates
+            rows between {{ var('drift_baseline_dates') }} preceding and 1 preceding
         ) as baseline_share,
-        (
-            select count(*)
-            from family_sizes as history_sizes
-            where
-                history_sizes.segment_family = current_sizes.segment_family
-                and history_sizes.segment_name = current_sizes.segment_name
-                and history_sizes.date_number < current_sizes.date_number
-        ) as history_dates,
-        (
-            select avg(history_sizes.customers)
-            from family_sizes as history_sizes
-            where
-                history_sizes.segment_family = current_sizes.segment_family
-                and history_sizes.segment_name = current_sizes.segment_name
-                and history_sizes.date_number < current_sizes.date_number
-        ) as history_mean_customers,
-        (
-            select stddev_samp(history_sizes.customers)
-            from family_sizes as history_sizes
-            where
-                history_sizes.segment_family = current_sizes.segment_family
-                and history_sizes.segment_name = current_sizes.segment_name
-                and history_sizes.date_number < current_sizes.date_number
-        ) as history_stddev_customers
-    from family_sizes as current_sizes
-    inner join family_totals
-        on current_sizes.as_of_date = family_totals.as_of_date
-            and current_sizes.segment_family = family_totals.segment_family
-    left join family_sizes as previous_sizes
-        on current_sizes.segment_family = previous_sizes.segment_family
-            and current_sizes.segment_name = previous_sizes.segment_name
-            and current_sizes.date_number - 1 = previous_sizes.date_number
+        count(*) over earlier_dates as history_dates,
+        avg(customers) over earlier_dates as history_mean_customers,
+        stddev_samp(customers) over earlier_dates as history_stddev_customers
+    from segment_grid
+    window
+        segment_dates as (partition by segment_family, segment_name order by as_of_date),
+        earlier_dates as (
+            partition by segment_family, segment_name order by as_of_date
+            rows between unbounded preceding and 1 preceding
+        )
 ),
 
 segment_terms as (
     select
         *,
+        segment_family in (
+            {%- for family in partition_families %}
+                '{{ family }}'{{ ',' if not loop.last }}
+            {%- endfor %}
+        ) as is_partition_family,
         (share - previous_share) * 100 as share_change_points,
         (share - baseline_share) * 100 as baseline_change_points,
-        (
-            greatest(share, {{ var('drift_share_floor') }})
-            - greatest(previous_share, {{ var('drift_share_floor') }})
-        )
-        * ln(
-            greatest(share, {{ var('drift_share_floor') }})
-            / greatest(previous_share, {{ var('drift_share_floor') }})
-        ) as psi_term,
-        (
-            greatest(share, {{ var('drift_share_floor') }})
-            - greatest(baseline_share, {{ var('drift_share_floor') }})
-        )
-        * ln(
-            greatest(share, {{ var('drift_share_floor') }})
-            / greatest(baseline_share, {{ var('drift_share_floor') }})
-        ) as baseline_psi_term,
-        power(
-            customers - greatest(previous_share, {{ var('drift_share_floor') }}) * family_customers,
-            2
-        ) / (greatest(previous_share, {{ var('drift_share_floor') }}) * family_customers)
-            as chi_square_term,
+        -- greatest() skips nulls: no terms at a family's first date, which has no previous one
+        case when previous_as_of_date is not null then {{ psi_bin('share', 'previous_share') }} end
+            as psi_term,
+        case
+            when previous_as_of_date is not null
+                then
+                    {{ psi_bin('share', 'previous_share') }}
+                    + {{ psi_bin('1 - share', '1 - previous_share') }}
+        end as segment_psi,
+        case when previous_as_of_date is not null then {{ psi_bin('share', 'baseline_share') }} end
+            as baseline_psi_term,
+        case
+            when previous_as_of_date is not null
+                then
+                    {{ psi_bin('share', 'baseline_share') }}
+                    + {{ psi_bin('1 - share', '1 - baseline_share') }}
+        end as segment_baseline_psi,
+        case
+            when previous_as_of_date is not null
+                then {{ chi_square_bin('customers', 'previous_share', 'population_customers') }}
+        end as chi_square_term,
+        case
+            when previous_as_of_date is not null
+                then
+                    {{ chi_square_bin('customers', 'previous_share', 'population_customers') }}
+                    + {{ chi_square_bin(
+                        'population_customers - customers',
+                        '1 - previous_share',
+                        'population_customers',
+                    ) }}
+        end as segment_chi_square,
         case
             when history_dates >= {{ var('drift_min_history_dates') }}
                 then (customers - history_mean_customers)
-                    / nullif(history_stddev_customers, 0)
+                    / nullif(
+                        greatest(history_stddev_customers, sqrt(history_mean_customers)), 0
+                    )
         end as z_score
-    from compared
+    from segment_histories
 ),
 
 family_statistics as (
     select
         as_of_date,
         segment_family,
-        sum(psi_term) as psi,
-        sum(baseline_psi_term) as baseline_psi,
-        sum(chi_square_term) as chi_square,
-        sqrt(sum(chi_square_term) / max(family_customers)) as cohens_w
+        sum(psi_term) as family_psi,
+        sum(baseline_psi_term) as family_baseline_psi,
+        sum(chi_square_term) as family_chi_square,
+        max(psi_term) as largest_psi_term,
+        max(baseline_psi_term) as largest_baseline_psi_term
     from segment_terms
-    where previous_as_of_date is not null
+    where is_partition_family and previous_as_of_date is not null
     group by as_of_date, segment_family
 ),
 
-segment_drift as (
+segment_statistics as (
     select
-        segment_terms.as_of_date,
-        segment_terms.segment_family,
-        segment_terms.segment_name,
-        segment_terms.previous_as_of_date,
-        segment_terms.customers,
-        segment_terms.share,
-        segment_terms.previous_share,
-        segment_terms.baseline_share,
-        segment_terms.share_change_points,
-        segment_terms.baseline_change_points,
-        segment_terms.z_score,
-        family_statistics.psi,
-        family_statistics.baseline_psi,
-        family_statistics.chi_square,
-        family_statistics.cohens_w,
+        segment_terms.*,
+        family_statistics.largest_psi_term,
+        family_statistics.largest_baseline_psi_term,
         case
-            when
-                greatest(family_statistics.psi, family_statistics.baseline_psi)
-                > {{ var('drift_psi_fail') }}
-                then 'fail'
-            when
-                greatest(family_statistics.psi, family_statistics.baseline_psi)
-                > {{ var('drift_psi_warn') }}
-                or abs(segment_terms.share_change_points)
-                > {{ var('drift_share_change_warn_points') }}
-                then 'warn'
-            else 'ok'
-        end as drift_status
+            when segment_terms.is_partition_family then family_statistics.family_psi
+            else segment_terms.segment_psi
+        end as psi,
+        case
+            when segment_terms.is_partition_family then family_statistics.family_baseline_psi
+            else segment_terms.segment_baseline_psi
+        end as baseline_psi,
+        case
+            when segment_terms.is_partition_family then family_statistics.family_chi_square
+            else segment_terms.segment_chi_square
+        end as chi_square
     from segment_terms
     left join family_statistics
         on segment_terms.as_of_date = family_statistics.as_of_date
             and segment_terms.segment_family = family_statistics.segment_family
+),
+
+segment_statuses as (
+    select
+        *,
+        case
+            when greatest(psi, baseline_psi) > {{ var('drift_psi_fail') }} then 'fail'
+            when
+                greatest(psi, baseline_psi) > {{ var('drift_psi_warn') }}
+                or greatest(abs(share_change_points), abs(baseline_change_points))
+                > {{ var('drift_share_change_warn_points') }}
+                then 'warn'
+            else 'ok'
+        end as drift_status,
+        -- the segment itself moved: its share, its own in/out PSI, or it is the largest
+        -- contributor to a partition family's PSI above the warning threshold
+        coalesce(
+            greatest(
+                abs(share_change_points), abs(baseline_change_points)
+            ) > {{ var('drift_share_change_warn_points') }}
+            or greatest(segment_psi, segment_baseline_psi) > {{ var('drift_psi_warn') }}
+            or (
+                psi > {{ var('drift_psi_warn') }} and psi_term = largest_psi_term
+            )
+            or (
+                baseline_psi > {{ var('drift_psi_warn') }}
+                and baseline_psi_term = largest_baseline_psi_term
+            ),
+            false
+        ) as is_moved
+    from segment_statistics
+),
+
+segment_drift as (
+    select
+        as_of_date,
+        segment_family,
+        segment_name,
+        previous_as_of_date,
+        customers,
+        share,
+        previous_share,
+        baseline_share,
+        share_change_points,
+        baseline_change_points,
+        z_score,
+        psi_term,
+        segment_psi,
+        segment_baseline_psi,
+        psi,
+        baseline_psi,
+        chi_square,
+        sqrt(chi_square / nullif(population_customers, 0)) as cohens_w,
+        drift_status,
+        is_moved
+    from segment_statuses
 )
 
 select * from segment_drift
