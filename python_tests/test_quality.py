@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing
-import json
 import os
 import re
 import shutil
 import subprocess
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +197,33 @@ def test_halving_purchases_is_reported_naming_the_segments_and_a_larger_shift_fa
     report = run_segments(["check", "--drift-only", "--database", str(database)])
     failing = {name for status, family, name in named_segments(report.stdout) if status == "fail"}
     assert failing == expected
+
+
+def test_a_purchase_collapse_from_the_generator_fails_the_gate_naming_the_moved_segments(tmp_path: Path) -> None:
+    # the generator's shift option at a factor the thresholds are meant to catch: from March on
+    # only one purchase in ten happens (a halving only warns, see the test above)
+    raw = tmp_path / "raw"
+    generated = run_segments(["generate", "--customers", "2000", "--seed", "42", "--out", str(raw),
+                              "--shift-date", "2026-03-01", "--shift-purchase-factor", "0.1"])
+    assert generated.returncode == 0, generated.stderr
+    database = build_warehouse(raw, tmp_path, {"as_of_date": "2026-02-28"})
+    result = backfill(database, "2026-03-01", "2026-06-30")
+    assert result.returncode != 0
+    assert "segment_drift_psi_below_fail_threshold" in result.stderr
+    sizes, dates = read_sizes(database)
+    failing_date = dates[-1]  # the backfill stops at the first date whose drift test fails
+    assert failing_date < date(2026, 6, 30)
+    with duckdb.connect(str(database), read_only=True) as connection:
+        failing_families = {family for (family,) in connection.execute(
+            "select distinct segment_family from marts.segment_drift "
+            "where as_of_date = ? and drift_status = 'fail'", [failing_date]).fetchall()}
+    assert failing_families and "rfm" not in failing_families  # RFM scores are percentiles
+    expected = {(family, name) for family in failing_families
+                for name in independent_moved(sizes, family, dates, len(dates) - 1)}
+    assert expected
+    # the backfill's own output names the moved segments of the failing family, and only those
+    printed = {(family, name) for status, family, name in named_segments(result.stdout) if status == "fail"}
+    assert printed == expected, result.stdout
 
 
 def read_published(path: str, queue: "multiprocessing.Queue[str]", first_read: Any, stop: Any) -> None:
