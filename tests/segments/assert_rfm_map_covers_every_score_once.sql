@@ -20,9 +20,10 @@ scores as (
 
 expected_names as (
     select expected_values.rfm_segment
-    from (values
+    from (
+        values
         {%- for name in expected_segments %}
-        ('{{ name }}'){{ ',' if not loop.last }}
+            ('{{ name }}'){{ ',' if not loop.last }}
         {%- endfor %}
     ) as expected_values (rfm_segment)
 ),
@@ -109,7 +110,9 @@ failures as (
     from unreachable_rows
     union all
     select
-        case when is_expected then 'named segment missing from the map' else 'unknown segment name' end
+        case
+            when is_expected then 'named segment missing from the map' else 'unknown segment name'
+        end
             as problem,
         null as r_score,
         null as f_score,

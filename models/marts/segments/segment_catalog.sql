@@ -17,10 +17,13 @@ segment_map as (
 ),
 
 rfm_segment_descriptions as (
-    select descriptions.segment_name, descriptions.description
-    from (values
+    select
+        descriptions.segment_name,
+        descriptions.description
+    from (
+        values
         {%- for name, description in rfm_segment_descriptions().items() %}
-        ({{ sql_string(name) }}, {{ sql_string(description) }}){{ ',' if not loop.last }}
+            ({{ sql_string(name) }}, {{ sql_string(description) }}){{ ',' if not loop.last }}
         {%- endfor %}
     ) as descriptions (segment_name, description)
 ),
