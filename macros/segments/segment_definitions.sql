@@ -40,7 +40,7 @@
 {% macro rfm_segment_descriptions() -%}
     {{ return({
         'Champions': 'Bought recently, buy often and spend the most (R 4 or 5, high F and M).',
-        'Loyal Customers': 'Buy regularly and spend well, and bought fairly recently (R 3 or 4, (F + M) / 2 of 3 or more).',
+        'Loyal Customers': 'Buy regularly and spend well, and bought fairly recently (R 4 with (F + M) / 2 from 3 to 4, or R 3 from 3.5).',
         'Potential Loyalists': 'Recent customers (R 4 or 5) with average frequency and spend who could become loyal.',
         'New Customers': 'Bought very recently (R 5) but rarely and little so far.',
         'Promising': 'Recent buyers (R 4) with low frequency and spend so far.',
