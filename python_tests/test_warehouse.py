@@ -340,6 +340,30 @@ def test_history_is_idempotent(sample_warehouse: Path, tmp_path: Path) -> None:
     run_dbt(["build", "--select", "int_as_of_date+"], database, tmp_path / "again", {"as_of_date": dates[0]})
     pd.testing.assert_frame_equal(read(database, "select * from marts.segment_sizes order by all"), sizes_once)
     pd.testing.assert_frame_equal(read(database, "select * from marts.customer_segments order by all"), segments_once)
+    # The backfilled dates were built after 2026-06-30: transitions must still pair every date
+    # with the previous one, counting customers on either side only ('(none)' on the other).
+    history = read(database, "select as_of_date, customer_key, rfm_segment from marts.customer_segments")
+    history["as_of_date"] = history.as_of_date.astype(str).str[:10]
+    expected = []
+    all_dates = sorted(history.as_of_date.unique())
+    assert all_dates == sorted(dates + ["2026-06-30"])
+    for previous, current in zip(all_dates, all_dates[1:]):
+        before = history[history.as_of_date == previous].set_index("customer_key").rfm_segment
+        after = history[history.as_of_date == current].set_index("customer_key").rfm_segment
+        moves = pd.concat([before.rename("from_segment"), after.rename("to_segment")], axis=1).fillna("(none)")
+        counts = moves.value_counts().rename("customers").reset_index()
+        counts["from_as_of_date"], counts["to_as_of_date"] = previous, current
+        expected.append(counts)
+    expected_transitions = pd.concat(expected)
+    actual = read(database, "select * from marts.segment_transitions")
+    for column in ["from_as_of_date", "to_as_of_date"]:
+        actual[column] = actual[column].astype(str).str[:10]
+    columns = ["from_as_of_date", "to_as_of_date", "from_segment", "to_segment", "customers"]
+    pd.testing.assert_frame_equal(
+        actual[columns].sort_values(columns[:4]).reset_index(drop=True),
+        expected_transitions[columns].sort_values(columns[:4]).reset_index(drop=True),
+        check_dtype=False,
+    )
 
 
 def test_orders_only_folder_builds(tmp_path: Path) -> None:

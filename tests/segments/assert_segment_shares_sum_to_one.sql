@@ -1,4 +1,5 @@
--- The shares of the rfm and lifecycle families each sum to 1 on every as-of date.
+-- The shares of the rfm and lifecycle families each sum to 1 on every as-of date that has
+-- customers (a date without any has share 0 everywhere).
 with
 
 segment_sizes as (
@@ -9,11 +10,12 @@ family_totals as (
     select
         as_of_date,
         segment_family,
-        sum(share) as total_share
+        sum(share) as total_share,
+        sum(customers) as customers
     from segment_sizes
     where segment_family in ('rfm', 'lifecycle')
     group by as_of_date, segment_family
 )
 
 select * from family_totals
-where abs(total_share - 1) > 1e-9
+where customers > 0 and abs(total_share - 1) > 1e-9

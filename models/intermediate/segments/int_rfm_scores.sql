@@ -2,6 +2,7 @@
     R, F and M scores (1 to 5, higher is better) for every customer with at least one
     qualifying order as of the as-of date, from percentile cut-offs computed with window
     functions. Recency: fewer days is better; frequency and monetary: more is better.
+    A tied block is placed at its middle position (macros/segments/score_band.sql).
 -#}
 with
 
@@ -18,16 +19,21 @@ scored_population as (
     where frequency > 0
 ),
 
-shares_strictly_worse as (
+positions as (
     select
         as_of_date,
         customer_key,
         recency_days,
         frequency,
         monetary,
-        {{ share_strictly_worse('recency_days desc') }} as recency_share_worse,
-        {{ share_strictly_worse('frequency') }} as frequency_share_worse,
-        {{ share_strictly_worse('monetary') }} as monetary_share_worse
+        count(*) over (partition by as_of_date) as scored_customers,
+        {{ customers_strictly_worse('recency_days', higher_is_better=false) }}
+            as recency_customers_worse,
+        {{ customers_tied('recency_days') }} as recency_customers_tied,
+        {{ customers_strictly_worse('frequency') }} as frequency_customers_worse,
+        {{ customers_tied('frequency') }} as frequency_customers_tied,
+        {{ customers_strictly_worse('monetary') }} as monetary_customers_worse,
+        {{ customers_tied('monetary') }} as monetary_customers_tied
     from scored_population
 ),
 
@@ -38,10 +44,16 @@ scores as (
         recency_days,
         frequency,
         monetary,
-        {{ score_from_share('recency_share_worse') }} as r_score,
-        {{ score_from_share('frequency_share_worse') }} as f_score,
-        {{ score_from_share('monetary_share_worse') }} as m_score
-    from shares_strictly_worse
+        {{ score_from_position(
+            'recency_customers_worse', 'recency_customers_tied', 'scored_customers'
+        ) }} as r_score,
+        {{ score_from_position(
+            'frequency_customers_worse', 'frequency_customers_tied', 'scored_customers'
+        ) }} as f_score,
+        {{ score_from_position(
+            'monetary_customers_worse', 'monetary_customers_tied', 'scored_customers'
+        ) }} as m_score
+    from positions
 ),
 
 named_scores as (

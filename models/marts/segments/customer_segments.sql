@@ -39,10 +39,13 @@ as_of_dates as (
     select * from {{ ref('int_as_of_date') }}
 ),
 
+-- Customers with sessions, and how many of them have a strictly longer average session:
+-- ties at the top-share boundary all qualify.
 session_duration_ranks as (
     select
         customer_key,
-        {{ share_strictly_worse('avg_session_duration_seconds') }} as duration_share_below
+        rank() over (order by avg_session_duration_seconds desc) - 1 as customers_longer,
+        count(*) over () as customers_with_sessions
     from customer_engagement
     where avg_session_duration_seconds is not null
 ),
@@ -58,10 +61,13 @@ customer_segments as (
         coalesce(rfm_scores.rfm_segment, 'Prospects') as rfm_segment,
         customer_recency.lifecycle_stage,
 
-        -- High spenders: average order value above the threshold over the window.
+        -- High spenders: average order value above the threshold over the window, compared
+        -- unrounded (spend > threshold * orders) so 300.01 over 3 orders qualifies.
         coalesce(
-            customer_rfm.avg_order_value_{{ var('high_spender_window_days') }}d
-            > {{ var('high_spender_min_avg_order_value') }},
+            customer_rfm.frequency_{{ var('high_spender_window_days') }}d > 0
+            and customer_rfm.monetary_{{ var('high_spender_window_days') }}d
+            > {{ var('high_spender_min_avg_order_value') }}
+            * customer_rfm.frequency_{{ var('high_spender_window_days') }}d,
             false
         ) as is_high_spender,
 
@@ -86,10 +92,12 @@ customer_segments as (
         and customer_engagement.product_views_{{ var('premium_product_view_window_days') }}d
         >= {{ var('premium_min_product_views') }} as is_premium_shopper,
 
-        -- Highly engaged: average session duration in the top share of customers.
+        -- Highly engaged: fewer than the top share of customers with sessions have a strictly
+        -- longer average session (so a block tied at the boundary is in, whole).
         coalesce(
-            session_duration_ranks.duration_share_below
-            >= 1 - {{ var('highly_engaged_top_share') }},
+            session_duration_ranks.customers_longer
+            < {{ var('highly_engaged_top_share') }}
+            * session_duration_ranks.customers_with_sessions,
             false
         ) as is_highly_engaged,
 

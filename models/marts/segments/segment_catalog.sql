@@ -16,19 +16,39 @@ segment_map as (
     select * from {{ ref('rfm_segment_map') }}
 ),
 
-rfm_segments as (
+rfm_segment_descriptions as (
     select
-        'rfm' as segment_family,
+        descriptions.segment_name,
+        descriptions.description
+    from (
+        values
+        {%- for name, description in rfm_segment_descriptions().items() %}
+            ({{ sql_string(name) }}, {{ sql_string(description) }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as descriptions (segment_name, description)
+),
+
+rfm_rules as (
+    select
         rfm_segment as segment_name,
-        'Named RFM segment from the R score and the average of the F and M scores.'
-            as description,
         string_agg(
             'R = ' || r_score || ' and (F + M) / 2 from ' || fm_score_min || ' to ' || fm_score_max,
             '; ' order by r_score desc, fm_score_min asc
-        ) as rule_in_words,
-        'rfm_score_cutoffs = {{ var("rfm_score_cutoffs") }}' as vars_used
+        ) as rule_in_words
     from segment_map
     group by rfm_segment
+),
+
+rfm_segments as (
+    select
+        'rfm' as segment_family,
+        rfm_rules.segment_name,
+        rfm_segment_descriptions.description,
+        rfm_rules.rule_in_words,
+        {{ sql_string(describe_vars(['rfm_score_cutoffs'])) }} as vars_used
+    from rfm_rules
+    left join rfm_segment_descriptions
+        on rfm_rules.segment_name = rfm_segment_descriptions.segment_name
     union all
     select
         'rfm' as segment_family,
@@ -45,8 +65,8 @@ other_segments as (
             '{{ segment.name }}' as segment_name,
             'Behavioural rule segment (flag {{ segment.flag }} in customer_segments).'
                 as description,
-            '{{ segment.rule }}' as rule_in_words,
-            '{{ describe_vars(segment.vars) | replace("'", "''") }}' as vars_used
+            {{ sql_string(segment.rule) }} as rule_in_words,
+            {{ sql_string(describe_vars(segment.vars)) }} as vars_used
         union all
     {% endfor %}
     {% for stage, rule in lifecycle_stages %}
@@ -54,8 +74,8 @@ other_segments as (
             'lifecycle' as segment_family,
             '{{ stage }}' as segment_name,
             'Lifecycle stage (customer_recency.lifecycle_stage).' as description,
-            '{{ rule }}' as rule_in_words,
-            '{{ describe_vars(lifecycle_vars) }}' as vars_used
+            {{ sql_string(rule) }} as rule_in_words,
+            {{ sql_string(describe_vars(lifecycle_vars)) }} as vars_used
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),

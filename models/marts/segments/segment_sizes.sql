@@ -8,8 +8,8 @@
 }}
 {#-
     Segment sizes over time. share is the segment's customers over all customers of the
-    as-of date, so the shares of the rfm and lifecycle families each sum to 1; behavioural
-    segments overlap and their shares do not.
+    as-of date, so the shares of the rfm and lifecycle families each sum to 1 (0 on a date
+    without customers); behavioural segments overlap and their shares do not.
 -#}
 with
 
@@ -60,8 +60,10 @@ segment_sizes as (
         segment_catalog.segment_family,
         segment_catalog.segment_name,
         coalesce(members.customers, 0) as customers,
-        cast(coalesce(members.customers, 0) as double)
-        / nullif(population.customers, 0) as share,  -- noqa: RF04
+        -- a date without any customer has share 0 everywhere (not null)
+        coalesce(
+            cast(members.customers as double) / nullif(population.customers, 0), 0
+        ) as share,  -- noqa: RF04
         cast(members.average_monetary as decimal(18, 2)) as average_monetary
     from segment_catalog
     cross join as_of_dates

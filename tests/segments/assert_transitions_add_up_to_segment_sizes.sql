@@ -1,0 +1,82 @@
+-- For every pair of consecutive as-of dates in segment_transitions, the customers leaving
+-- each RFM segment add up to its size on the earlier date and the customers arriving in it
+-- to its size on the later date (segment_sizes); '(none)' is not a segment. Fails with the
+-- date, the side, the segment and both counts.
+with
+
+segment_transitions as (
+    select * from {{ ref('segment_transitions') }}
+),
+
+segment_sizes as (
+    select * from {{ ref('segment_sizes') }}
+),
+
+rfm_sizes as (
+    select
+        as_of_date,
+        segment_name,
+        customers
+    from segment_sizes
+    where segment_family = 'rfm' and customers > 0
+),
+
+transition_totals as (
+    select
+        from_as_of_date as as_of_date,
+        'from' as side,
+        from_segment as segment_name,
+        sum(customers) as customers
+    from segment_transitions
+    where from_segment != '(none)'
+    group by from_as_of_date, from_segment
+    union all
+    select
+        to_as_of_date as as_of_date,
+        'to' as side,
+        to_segment as segment_name,
+        sum(customers) as customers
+    from segment_transitions
+    where to_segment != '(none)'
+    group by to_as_of_date, to_segment
+),
+
+compared_dates as (
+    select distinct
+        from_as_of_date as as_of_date,
+        'from' as side
+    from segment_transitions
+    union all
+    select distinct
+        to_as_of_date as as_of_date,
+        'to' as side
+    from segment_transitions
+),
+
+expected_totals as (
+    select
+        compared_dates.as_of_date,
+        compared_dates.side,
+        rfm_sizes.segment_name,
+        rfm_sizes.customers
+    from compared_dates
+    inner join rfm_sizes
+        on compared_dates.as_of_date = rfm_sizes.as_of_date
+),
+
+failures as (
+    select
+        coalesce(expected_totals.as_of_date, transition_totals.as_of_date) as as_of_date,
+        coalesce(expected_totals.side, transition_totals.side) as side,
+        coalesce(expected_totals.segment_name, transition_totals.segment_name) as segment_name,
+        coalesce(expected_totals.customers, 0) as segment_size,
+        coalesce(transition_totals.customers, 0) as transition_total
+    from expected_totals
+    full outer join transition_totals
+        on expected_totals.as_of_date = transition_totals.as_of_date
+            and expected_totals.side = transition_totals.side
+            and expected_totals.segment_name = transition_totals.segment_name
+    where coalesce(expected_totals.customers, 0) != coalesce(transition_totals.customers, 0)
+)
+
+select * from failures
