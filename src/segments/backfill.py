@@ -3,7 +3,8 @@
 For each as-of date, oldest first, runs ``dbt build`` on the as-of-dependent models
 (int_as_of_date and everything downstream: features, segments, their tests) with
 ``--vars '{as_of_date: ...}'``. The segment history models replace the rows of the date
-they build, so running a date again never duplicates it.
+they build, so running a date again never duplicates it. A date whose build fails stops
+the backfill; the segments that moved at that date (if its drift gate failed) are printed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from calendar import monthrange
 from datetime import date, timedelta
 from pathlib import Path
 
+from segments.check import print_moved_segments
 from segments.errors import CommandError
 from segments.warehouse import DATABASE_ENVIRONMENT_VARIABLE, add_database_argument, resolve_database
 
@@ -60,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     if not dates:
         raise CommandError(f"no {args.every} end between {args.start} and {args.end}")
     environment = dict(os.environ)
-    environment[DATABASE_ENVIRONMENT_VARIABLE] = str(resolve_database(args.database).resolve())
+    database = resolve_database(args.database).resolve()
+    environment[DATABASE_ENVIRONMENT_VARIABLE] = str(database)
     environment.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT / "profiles"))
     dbt = str(Path(sys.executable).parent / "dbt")
     for as_of_date in dates:
@@ -72,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if result.returncode != 0:
             print(result.stdout[-4000:], file=sys.stderr)
+            # a failing drift gate stops the history here: say which segments moved
+            print_moved_segments(database)
             raise CommandError(f"dbt build failed for as_of_date {as_of_date}; later dates not built")
     print(f"built {len(dates)} as-of dates: {dates[0]} to {dates[-1]}")
     return 0
