@@ -117,7 +117,7 @@ def test_order_channels_are_normalised_and_unknown_ones_quarantined(tmp_path: Pa
     database = tmp_path / "warehouse.duckdb"
     loaded = run_segments(["load", "--from", str(raw), "--database", str(database)])
     assert loaded.returncode == 0, loaded.stderr
-    run_dbt(["build", "--select", "models/staging", "--indirect-selection", "cautious"], database, tmp_path)
+    run_dbt(["build", "--select", "+path:models/staging", "--indirect-selection", "cautious"], database, tmp_path)
     reasons = read(database, "select raw_row_id, rejection_reason from staging.base_shop__orders")
     reason = dict(zip(reasons.raw_row_id, reasons.rejection_reason))
     assert reason[phone] == "unknown_channel"
