@@ -22,6 +22,7 @@ LAYERS = {
     "identity": "path:models/intermediate/identity path:models/marts/identity",
     "features": "path:models/intermediate/features path:models/marts/features",
     "segments": "path:models/intermediate/segments path:models/marts/segments",
+    "quality": "path:models/marts/quality",
 }
 
 

@@ -29,6 +29,14 @@
     to rebuild) before aggregating, so a run reads and aggregates only those events; a
     full refresh has no refresh_from_date and reads everything.
 -#}
+{#- an event is read when the run is a full refresh, it falls on or after the refresh date,
+    or its customer is being rebuilt (identity changed) -#}
+{%- set in_refresh_scope -%}
+(select refresh_bounds.refresh_from_date from refresh_bounds) is null
+            or occurred_at >= (select refresh_bounds.refresh_from_date from refresh_bounds)
+            or customer_key in (select customers_to_rebuild.customer_key from customers_to_rebuild)
+{%- endset %}
+
 with
 
 web_events as (
@@ -98,9 +106,7 @@ web_days as (
     where
         customer_key is not null
         and (
-            (select refresh_bounds.refresh_from_date from refresh_bounds) is null
-            or occurred_at >= (select refresh_bounds.refresh_from_date from refresh_bounds)
-            or customer_key in (select customers_to_rebuild.customer_key from customers_to_rebuild)
+            {{ in_refresh_scope }}
         )
     group by customer_key, cast(occurred_at as date)
 ),
@@ -127,9 +133,7 @@ app_days as (
     where
         customer_key is not null
         and (
-            (select refresh_bounds.refresh_from_date from refresh_bounds) is null
-            or occurred_at >= (select refresh_bounds.refresh_from_date from refresh_bounds)
-            or customer_key in (select customers_to_rebuild.customer_key from customers_to_rebuild)
+            {{ in_refresh_scope }}
         )
     group by customer_key, cast(occurred_at as date)
 ),
@@ -156,9 +160,7 @@ email_days as (
     where
         customer_key is not null
         and (
-            (select refresh_bounds.refresh_from_date from refresh_bounds) is null
-            or occurred_at >= (select refresh_bounds.refresh_from_date from refresh_bounds)
-            or customer_key in (select customers_to_rebuild.customer_key from customers_to_rebuild)
+            {{ in_refresh_scope }}
         )
     group by customer_key, cast(occurred_at as date)
 ),
