@@ -7,8 +7,9 @@ results are written by hand from the case descriptions, not read from the models
 from __future__ import annotations
 
 import csv
-import shutil
+import hashlib
 import random
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -247,6 +248,19 @@ def test_keys_are_stable_when_data_arrives_and_customers_merge(tmp_path: Path) -
     assert changed == {merged_away}
     assert second[("anonymous_id", "cookie-new")] == first[("customer_id", "c-variant-1")]
     assert ("email", "brand.new@mail.test") in second
+    # unsalted by default: md5 of "type:value" of the earliest-seen identifier (ties: type first)
+    assert first[("customer_id", "c-tablet-1")] == hashlib.md5(b"customer_id:c-tablet-1").hexdigest()
+
+
+def test_customer_keys_are_salted_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hard_cases(tmp_path / "raw")
+    salt = "s3cr'et"  # a quote must not break the SQL
+    monkeypatch.setenv("SEGMENTS_CUSTOMER_KEY_SALT", salt)
+    keys = keys_by_identifier(build_warehouse(tmp_path / "raw", tmp_path / "salted"))
+    tablet = keys[("customer_id", "c-tablet-1")]
+    assert tablet == hashlib.md5(f"{salt}customer_id:c-tablet-1".encode()).hexdigest()
+    assert tablet != hashlib.md5(b"customer_id:c-tablet-1").hexdigest()
+    assert keys[("email", "tablet.one@mail.test")] == tablet
 
 
 # --- privacy erasure and identity guards ------------------------------------------------
