@@ -7,6 +7,7 @@ recomputed here from the documented definitions (docs/segments.md) with exact fr
 
 from __future__ import annotations
 
+import shutil
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -15,7 +16,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dbt_runner import PROJECT_ROOT, run_dbt
+from dbt_runner import PROJECT_ROOT, SAMPLE_RAW, build_warehouse, run_dbt, run_segments
 
 pytestmark = pytest.mark.slow
 
@@ -138,3 +139,53 @@ def test_valid_custom_rfm_score_cutoffs_compile(tmp_path: Path) -> None:
     result = run_dbt(["parse"], tmp_path / "unused.duckdb", tmp_path,
                      {"rfm_score_cutoffs": [0.1, 0.3, 0.7, 0.9]}, check=False)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_a_later_erasure_purges_the_customer_from_every_as_of_date(tmp_path: Path) -> None:
+    """History built before an erasure request arrived loses the erased customer's rows on the
+    next build, at every as-of date, and the sizes of those dates follow."""
+    raw = tmp_path / "raw"
+    shutil.copytree(SAMPLE_RAW, raw)
+    database = build_warehouse(raw, tmp_path, {"as_of_date": "2026-05-31"})
+    with duckdb.connect(str(database), read_only=True) as connection:
+        customer_key, customer_id = connection.execute("""
+            select customers.customer_key, customers.primary_customer_id
+            from marts.customers
+            inner join marts.customer_segments
+                on customers.customer_key = customer_segments.customer_key
+            where customers.primary_customer_id is not null and customer_segments.r_score is not null
+            order by customers.customer_key
+            limit 1
+        """).fetchone()
+        population_before = connection.execute(
+            "select count(*) from marts.customer_segments where as_of_date = '2026-05-31'").fetchone()[0]
+    requests = raw / "erasure_requests.parquet"
+    with duckdb.connect() as connection:
+        connection.execute(f"""
+            copy (
+                select * from read_parquet('{requests}')
+                union all
+                select 'r-late-erasure', ?, null, timestamp '2026-06-15 10:00:00'
+            ) to '{tmp_path / "requests.parquet"}' (format parquet)
+        """, [customer_id])
+    shutil.move(tmp_path / "requests.parquet", requests)
+    loaded = run_segments(["load", "--from", str(raw), "--database", str(database)])
+    assert loaded.returncode == 0, loaded.stderr
+    run_dbt(["build"], database, tmp_path)  # the default as-of date, 2026-06-30; every test passes
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        for table in ("customers", "customer_segments", "segment_memberships", "customer_rfm"):
+            leaked = connection.execute(
+                f"select count(*) from marts.{table} where customer_key = ?", [customer_key]).fetchone()[0]
+            assert leaked == 0, table
+        dates = [row[0].isoformat() for row in connection.execute(
+            "select distinct as_of_date from marts.customer_segments order by 1").fetchall()]
+        population_after = connection.execute(
+            "select count(*) from marts.customer_segments where as_of_date = '2026-05-31'").fetchone()[0]
+        sized = connection.execute("""
+            select sum(customers) from marts.segment_sizes
+            where as_of_date = '2026-05-31' and segment_family = 'rfm'
+        """).fetchone()[0]
+    assert dates == ["2026-05-31", "2026-06-30"]
+    assert population_after == population_before - 1
+    assert sized == population_after

@@ -4,8 +4,10 @@
         incremental_strategy='delete+insert',
         unique_key='as_of_date',
         on_schema_change='fail',
+        post_hook="{{ delete_erased_customers() }}",
     )
 }}
+-- depends_on: {{ ref('int_identity__erased_customer_keys') }}
 {#-
     Every segment rule in one place. History: each build replaces the rows of its as-of
     date and keeps the other dates.

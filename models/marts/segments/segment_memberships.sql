@@ -4,8 +4,10 @@
         incremental_strategy='delete+insert',
         unique_key='as_of_date',
         on_schema_change='fail',
+        post_hook="{{ delete_erased_customers() }}",
     )
 }}
+-- depends_on: {{ ref('int_identity__erased_customer_keys') }}
 {#- Long form of customer_segments, for activation lists and BI filters. -#}
 {%- set behavioural_segments = behavioural_segments() %}
 with

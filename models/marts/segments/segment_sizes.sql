@@ -1,15 +1,10 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='as_of_date',
-        on_schema_change='fail',
-    )
-}}
 {#-
-    Segment sizes over time. share is the segment's customers over all customers of the
-    as-of date, so the shares of the rfm and lifecycle families each sum to 1 (0 on a date
-    without customers); behavioural segments overlap and their shares do not.
+    Segment sizes over time, rebuilt on every run from the whole customer_segments and
+    segment_memberships history, so they always agree with the rows kept there (a date built
+    out of order, or a customer erased after a date was built, is reflected everywhere).
+    share is the segment's customers over all customers of the as-of date, so the shares of
+    the rfm and lifecycle families each sum to 1 (0 on a date without customers); behavioural
+    segments overlap and their shares do not.
 -#}
 with
 
@@ -25,51 +20,59 @@ segment_catalog as (
     select * from {{ ref('segment_catalog') }}
 ),
 
-as_of_dates as (
+current_as_of_date as (
     select * from {{ ref('int_as_of_date') }}
 ),
 
-current_customers as (
-    select customer_segments.*
-    from customer_segments
-    inner join as_of_dates
-        on customer_segments.as_of_date = as_of_dates.as_of_date
+history_dates as (
+    select distinct as_of_date from customer_segments
+    union
+    select as_of_date from current_as_of_date
 ),
 
-population as (
-    select count(*) as customers from current_customers
+populations as (
+    select
+        history_dates.as_of_date,
+        count(customer_segments.customer_key) as customers
+    from history_dates
+    left join customer_segments
+        on history_dates.as_of_date = customer_segments.as_of_date
+    group by history_dates.as_of_date
 ),
 
 members as (
     select
+        segment_memberships.as_of_date,
         segment_memberships.segment_family,
         segment_memberships.segment_name,
         count(*) as customers,
-        avg(current_customers.monetary) as average_monetary
+        avg(customer_segments.monetary) as average_monetary
     from segment_memberships
-    inner join as_of_dates
-        on segment_memberships.as_of_date = as_of_dates.as_of_date
-    inner join current_customers
-        on segment_memberships.customer_key = current_customers.customer_key
-    group by segment_memberships.segment_family, segment_memberships.segment_name
+    inner join customer_segments
+        on segment_memberships.as_of_date = customer_segments.as_of_date
+            and segment_memberships.customer_key = customer_segments.customer_key
+    group by
+        segment_memberships.as_of_date,
+        segment_memberships.segment_family,
+        segment_memberships.segment_name
 ),
 
 segment_sizes as (
     select
-        as_of_dates.as_of_date,
+        populations.as_of_date,
         segment_catalog.segment_family,
         segment_catalog.segment_name,
         coalesce(members.customers, 0) as customers,
         -- a date without any customer has share 0 everywhere (not null)
         coalesce(
-            cast(members.customers as double) / nullif(population.customers, 0), 0
+            cast(members.customers as double) / nullif(populations.customers, 0), 0
         ) as share,  -- noqa: RF04
         cast(members.average_monetary as decimal(18, 2)) as average_monetary
     from segment_catalog
-    cross join as_of_dates
-    cross join population
+    cross join populations
     left join members
-        on segment_catalog.segment_family = members.segment_family
+        on populations.as_of_date = members.as_of_date
+            and segment_catalog.segment_family = members.segment_family
             and segment_catalog.segment_name = members.segment_name
 )
 
