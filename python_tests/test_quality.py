@@ -257,49 +257,74 @@ def read_published(path: str, queue: "multiprocessing.Queue[str]", first_read: A
         first_read.set()
 
 
-def test_publish_is_atomic_for_readers_and_a_failed_build_keeps_the_last_publication(
+def drain(queue: "multiprocessing.Queue[str]", messages: list[str]) -> None:
+    while not queue.empty():
+        messages.append(queue.get())
+    assert not any(message.startswith(("error", "inconsistent")) for message in messages), messages
+
+
+def publications_seen(messages: list[str]) -> int:
+    return sum(message.startswith("saw") for message in messages)
+
+
+def test_publish_is_atomic_for_readers_during_builds_and_a_failed_build_keeps_the_last_publication(
     sample_warehouse: Path, tmp_path: Path
 ) -> None:
     published = tmp_path / "published.duckdb"
     publish(sample_warehouse, published)
+    environment = {**os.environ, "SEGMENTS_PUBLISHED_PATH": str(published)}
 
     spawn = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue[str] = spawn.Queue()
     first_read, stop = spawn.Event(), spawn.Event()
     reader = spawn.Process(target=read_published, args=(str(published), queue, first_read, stop))
     reader.start()
+    messages: list[str] = []
     try:
         assert first_read.wait(120), "the reader never read the published file"
-        messages: list[str] = []
         deadline = time.monotonic() + 120
         # publish again and again while the reader reads, until it has seen three publications
-        while sum(message.startswith("saw") for message in messages) < 3 and time.monotonic() < deadline:
+        while publications_seen(messages) < 3 and time.monotonic() < deadline:
             publish(sample_warehouse, published)
             time.sleep(0.05)
-            while not queue.empty():
-                messages.append(queue.get())
-            assert not any(message.startswith(("error", "inconsistent")) for message in messages), messages
+            drain(queue, messages)
+        assert publications_seen(messages) >= 3, messages
+        time.sleep(1)  # let the reader catch up with the last of those publications
+        drain(queue, messages)
+        seen_before_build = publications_seen(messages)
+
+        # a whole build (load, dbt build, check, publish) while the reader keeps reading
+        built = subprocess.run(
+            ["make", "build"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+            env={**environment, "SEGMENTS_DUCKDB_PATH": str(tmp_path / "building.duckdb")},
+        )
+        assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-2000:]
+        deadline = time.monotonic() + 60
+        while publications_seen(messages) <= seen_before_build and time.monotonic() < deadline:
+            time.sleep(0.1)
+            drain(queue, messages)
+        seen_after_build = publications_seen(messages)
+        assert seen_after_build == seen_before_build + 1, messages  # the build's publication was read
+
+        # a build that fails (identity cannot converge in one step): make stops before publish
+        before = published.read_bytes()
+        make = subprocess.run(
+            ["make", "build", "DBT_BUILD_FLAGS=--vars '{identity_max_iterations: 1}'"],
+            cwd=PROJECT_ROOT, capture_output=True, text=True,
+            env={**environment, "SEGMENTS_DUCKDB_PATH": str(tmp_path / "failing.duckdb")},
+        )
+        assert make.returncode != 0
+        assert "did not converge" in make.stdout
+        assert published.read_bytes() == before
+        drain(queue, messages)
     finally:
         stop.set()
         reader.join(60)
-    while not queue.empty():
-        messages.append(queue.get())
+    drain(queue, messages)
     final = messages[-1]
     assert final.startswith("ok"), messages
     reads, publications = map(int, final.split()[1:])
-    assert publications >= 3 and reads >= publications
-
-    # a build that fails (identity cannot converge in one step): make stops before publish
-    before = published.read_bytes()
-    make = subprocess.run(
-        ["make", "build", "DBT_BUILD_FLAGS=--vars '{identity_max_iterations: 1}'"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True,
-        env={**os.environ, "SEGMENTS_DUCKDB_PATH": str(tmp_path / "failing.duckdb"),
-             "SEGMENTS_PUBLISHED_PATH": str(published)},
-    )
-    assert make.returncode != 0
-    assert "did not converge" in make.stdout
-    assert published.read_bytes() == before
+    assert publications == seen_after_build and reads >= publications  # the failed build published nothing
     with duckdb.connect(str(published), read_only=True) as connection:
         assert connection.execute("select count(*) from marts.customer_segments").fetchall()[0][0] > 0
 
