@@ -45,4 +45,4 @@ sample: venv
 	$(BIN)/segments generate --customers 2000 --seed 42 --out $(SAMPLE)
 
 clean:
-	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal published.duckdb gx/uncommitted
+	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal warehouse.duckdb.audit.json published.duckdb gx/uncommitted
