@@ -150,6 +150,17 @@ def test_reload_replaces_instead_of_appending(tmp_path: Path) -> None:
         assert connection.execute("select count(*) from raw.orders").fetchall()[0][0] == 3
 
 
+def loaded_numbers(database: Path) -> tuple[list[tuple], list[tuple]]:
+    """Order totals and order-line numbers as loaded, in file order (decimals as text)."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        totals = connection.execute(
+            "select cast(order_total as varchar) from raw.orders order by _raw_row_id").fetchall()
+        items = connection.execute(
+            "select line_number, quantity, cast(unit_price as varchar) from raw.order_items "
+            "order by _raw_row_id").fetchall()
+    return totals, items
+
+
 def test_csv_numbers_that_are_exact_in_their_type_load_unchanged(tmp_path: Path) -> None:
     """Trailing zeros, a sign and blanks around a numeral change no value: accepted."""
     folder = valid_folder(tmp_path / "raw")
@@ -163,12 +174,7 @@ def test_csv_numbers_that_are_exact_in_their_type_load_unchanged(tmp_path: Path)
         "1990-01-01", "1990-01-01 00:00:00"))
     database = tmp_path / "warehouse.duckdb"
     assert load(folder, database) == 0
-    with duckdb.connect(str(database), read_only=True) as connection:
-        totals = connection.execute(
-            "select cast(order_total as varchar) from raw.orders order by _raw_row_id").fetchall()
-        items = connection.execute(
-            "select line_number, quantity, cast(unit_price as varchar) from raw.order_items "
-            "order by _raw_row_id").fetchall()
+    totals, items = loaded_numbers(database)
     assert [row[0] for row in totals] == ["10.50", "7.00", "0.25", None]
     assert items == [(1, 2, "0.0001"), (2, 3, "19.9900")]
     with duckdb.connect(str(database), read_only=True) as connection:
@@ -200,12 +206,8 @@ def test_parquet_numbers_that_are_exact_in_their_type_load_unchanged(tmp_path: P
         folder, birth_date=pa.array([datetime(1990, 1, 2)], pa.timestamp("us")))
     database = tmp_path / "warehouse.duckdb"
     assert load(folder, database) == 0
+    totals, items = loaded_numbers(database)
     with duckdb.connect(str(database), read_only=True) as connection:
-        totals = connection.execute(
-            "select cast(order_total as varchar) from raw.orders order by _raw_row_id").fetchall()
-        items = connection.execute(
-            "select line_number, quantity, cast(unit_price as varchar) from raw.order_items "
-            "order by _raw_row_id").fetchall()
         birth_date = connection.execute("select birth_date from raw.customers").fetchall()
     assert [row[0] for row in totals] == ["0.30", "1000000.01", "12.00"]
     assert items == [(1, 1, "19.9900"), (2, 2, "0.0001"), (1, 30000, "5.0000")]

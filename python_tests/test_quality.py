@@ -152,11 +152,17 @@ def read_sizes(database: Path) -> tuple[dict, list]:
     return sizes, sorted({row[2] for row in rows})
 
 
-def test_halving_purchases_is_reported_naming_the_segments_and_a_larger_shift_fails(tmp_path: Path) -> None:
-    raw = tmp_path / "raw"
+def generate_shifted(raw: Path, purchase_factor: str) -> Path:
+    """The sample's generator settings (2,000 people, seed 42) with every purchase rate
+    multiplied by purchase_factor from 2026-03-01 on."""
     generated = run_segments(["generate", "--customers", "2000", "--seed", "42", "--out", str(raw),
-                              "--shift-date", "2026-03-01", "--shift-purchase-factor", "0.5"])
+                              "--shift-date", "2026-03-01", "--shift-purchase-factor", purchase_factor])
     assert generated.returncode == 0, generated.stderr
+    return raw
+
+
+def test_halving_purchases_is_reported_naming_the_segments_and_a_larger_shift_fails(tmp_path: Path) -> None:
+    raw = generate_shifted(tmp_path / "raw", "0.5")
     database = build_warehouse(raw, tmp_path, {"as_of_date": "2026-01-31"})
     # a halving moves segment shares by 4-6 points and PSIs stay under 0.10 (two-bin 0.045 at
     # most, lifecycle 0.074 against the baseline): it warns, it does not fail the build
@@ -202,10 +208,7 @@ def test_halving_purchases_is_reported_naming_the_segments_and_a_larger_shift_fa
 def test_a_purchase_collapse_from_the_generator_fails_the_gate_naming_the_moved_segments(tmp_path: Path) -> None:
     # the generator's shift option at a factor the thresholds are meant to catch: from March on
     # only one purchase in ten happens (a halving only warns, see the test above)
-    raw = tmp_path / "raw"
-    generated = run_segments(["generate", "--customers", "2000", "--seed", "42", "--out", str(raw),
-                              "--shift-date", "2026-03-01", "--shift-purchase-factor", "0.1"])
-    assert generated.returncode == 0, generated.stderr
+    raw = generate_shifted(tmp_path / "raw", "0.1")
     database = build_warehouse(raw, tmp_path, {"as_of_date": "2026-02-28"})
     result = backfill(database, "2026-03-01", "2026-06-30")
     assert result.returncode != 0
