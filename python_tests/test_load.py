@@ -411,8 +411,15 @@ def test_exact_timestamps_at_the_range_edges_load(tmp_path: Path) -> None:
         ordered_at=pa.array([1_767_261_600_000_001_000, -2_208_988_800_000_000_000,
                              7_258_118_400_000_000_000], pa.timestamp("ns")),
     )
+    pq.write_table(pa.table({
+        "event_id": ["e1"], "email": ["a@b.test"], "campaign_id": ["k1"], "event_type": ["open"],
+        "occurred_at": pa.array([1_767_261_600_000_002_000], pa.timestamp("ns", tz="UTC")),
+    }), folder / "email_events.parquet")
     database = tmp_path / "warehouse.duckdb"
     assert load(folder, database) == 0
+    with duckdb.connect(str(database), read_only=True) as connection:
+        assert connection.execute("select occurred_at from raw.email_events").fetchall() == [
+            (datetime(2026, 1, 1, 10, 0, 0, 2),)]
     with duckdb.connect(str(database), read_only=True) as connection:
         loaded = connection.execute("select ordered_at from raw.orders order by _raw_row_id").fetchall()
     assert loaded == [(datetime(2026, 1, 1, 10, 0, 0, 1),), (datetime(1900, 1, 1),),
