@@ -420,7 +420,8 @@ def validate_folder(
         try:
             file_problems, select = validate_file(connection, raw_file)
         except (duckdb.Error, OSError) as error:
-            file_problems, select = [f"{raw_file.path.name}: cannot be read ({first_line(error)})"], ""
+            file_problems = [f"{raw_file.path.name}: cannot be read ({first_line(error)})"]
+            select = ""
         problems += file_problems
         selects[table.name] = select
     if problems:
