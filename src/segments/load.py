@@ -37,6 +37,15 @@ from segments.contract import (
     Table,
 )
 from segments.errors import CommandError
+from segments.sources import (
+    ROW_COLUMN,
+    file_kind_problem,
+    first_line,
+    literal,
+    quote,
+    read_csv,
+    read_parquet,
+)
 from segments.warehouse import add_database_argument, resolve_database
 
 RAW_SCHEMA = "raw"
@@ -65,19 +74,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     database = resolve_database(args.database)
-    row_counts = load_folder(args.folder, database)
+    try:
+        row_counts = load_folder(args.folder, database)
+    except (duckdb.Error, OSError) as error:
+        raise CommandError(f"loading {args.folder} failed: {first_line(error)}") from error
     for table_name, rows in row_counts.items():
         print(f"{RAW_SCHEMA}.{table_name}: {rows:,} rows")
     print(f"loaded {args.folder} into {database}")
     return 0
-
-
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def find_files(folder: Path) -> tuple[list[RawFile], list[str]]:
@@ -109,6 +113,10 @@ def find_files(folder: Path) -> tuple[list[RawFile], list[str]]:
                 f"{', '.join(t.name for t in TABLES)})"
             )
             continue
+        kind_problem = file_kind_problem(path)
+        if kind_problem is not None:
+            problems.append(f"{path.name}: {kind_problem}")
+            continue
         if table.name in files:
             problems.append(
                 f"{path.name}: table {table.name} is already given by {files[table.name].path.name}"
@@ -126,25 +134,15 @@ def contract_message(folder: Path, problems: list[str]) -> str:
     return f"{folder} breaks the raw data contract; nothing was loaded:\n{lines}"
 
 
-def register_source(connection: duckdb.DuckDBPyConnection, raw_file: RawFile) -> None:
-    """A view over the file with its 1-based row position in column _file_row."""
-    path = literal(str(raw_file.path))
-    if raw_file.path.suffix.lower() == ".parquet":
-        connection.execute(
-            f"create view {raw_file.view} as select * exclude (file_row_number), "
-            f"file_row_number + 1 as _file_row "
-            f"from read_parquet({path}, file_row_number = true)"
-        )
-    else:
-        # A table keeps insertion order, so rowid follows the file's row order.
-        connection.execute(
-            f"create temp table {raw_file.view}_text as "
-            f"select * from read_csv({path}, header = true, all_varchar = true)"
-        )
-        connection.execute(
-            f"create view {raw_file.view} as "
-            f"select *, rowid + 1 as _file_row from {raw_file.view}_text"
-        )
+def register_source(
+    connection: duckdb.DuckDBPyConnection, raw_file: RawFile
+) -> tuple[list[str], list[str]]:
+    """The file's contract columns as table raw_file.view, with its row number in ROW_COLUMN.
+
+    Returns the file's contract problems and the names of its ignored extra columns.
+    """
+    read = read_parquet if raw_file.path.suffix.lower() == ".parquet" else read_csv
+    return read(connection, raw_file.path, raw_file.view, raw_file.table.column_names)
 
 
 # Source types whose values are numbers; a numeric contract column accepts only these (or text).
@@ -225,6 +223,69 @@ def exact_number(name: str, text: str, source_type: str, target_type: str) -> st
     return f"cast(null as {target_type})"
 
 
+# Text a timestamp or date column takes: an ISO 8601 date, optionally a time of day (at most
+# 6 fractional digits: the loader never rounds) and a UTC offset or zone name. DuckDB's own
+# words (infinity, -infinity, epoch, now, today, ...) and years beyond 4 digits never match.
+TIMESTAMP_TEXT = (
+    r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(\s*(Z|[+-][0-9]{1,2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*))?)?"
+)
+# The range of timestamps and dates the contract takes; outside it (year 0, negative years,
+# infinity) a value is refused.
+MIN_TIMESTAMP = "1900-01-01 00:00:00"
+MAX_TIMESTAMP = "9999-12-31 23:59:59.999999"
+TIMESTAMP_SOURCE_TYPES = (
+    "DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS",
+    "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS",
+)
+
+
+def accepted_source(source_type: str, target_type: str) -> tuple[bool, str]:
+    """Whether a source column type can feed a contract type, and what that type takes."""
+    if source_type in ("NULL", '"NULL"'):
+        return True, ""  # a Parquet column of the null type: every value is missing
+    if target_type == TEXT:
+        return source_type in ("VARCHAR", *INTEGER_SOURCE_TYPES), (
+            "text (or whole numbers, read as their decimal digits)")
+    if target_type in (TIMESTAMP, DATE):
+        return source_type in ("VARCHAR", *TIMESTAMP_SOURCE_TYPES), (
+            "text, a date or a timestamp")
+    if target_type == BOOLEAN:
+        return source_type in ("VARCHAR", "BOOLEAN") or is_numeric_source(source_type), (
+            "text, a boolean or the numbers 1/0")
+    return source_type in ("VARCHAR", "BOOLEAN") or is_numeric_source(source_type), (
+        "text or numbers")
+
+
+def sane_timestamp(value: str) -> str:
+    """value where it is a finite timestamp within the contract's range, else null."""
+    return (
+        f"case when isfinite({value}) and {value} >= timestamp {literal(MIN_TIMESTAMP)} "
+        f"and {value} <= timestamp {literal(MAX_TIMESTAMP)} then {value} end"
+    )
+
+
+def timestamp_value(name: str, text: str, source_type: str) -> str:
+    """SQL for a source value as a UTC timestamp; null where it is not an exact, sane one."""
+    if source_type == "VARCHAR":
+        value = (
+            f"case when regexp_full_match({text}, {literal(TIMESTAMP_TEXT)}) "
+            f"then timezone('UTC', try_cast({text} as timestamptz)) end"
+        )
+    elif source_type in ("TIMESTAMP_NS", "TIMESTAMPTZ_NS"):
+        # Nanoseconds are refused unless whole microseconds: a timestamp holds microseconds.
+        zoned = source_type == "TIMESTAMPTZ_NS"
+        cast = f"timezone('UTC', cast({name} as timestamptz))" if zoned else (
+            f"cast({name} as timestamp)")
+        value = f"case when epoch_ns({name}) % 1000 = 0 then {cast} end"
+    elif source_type == "TIMESTAMP WITH TIME ZONE":
+        value = f"timezone('UTC', {name})"
+    else:
+        value = f"cast({name} as timestamp)"
+    return sane_timestamp(value)
+
+
 def conversion(column: str, source_type: str, target_type: str) -> str:
     """SQL turning a source column into its contract type; null where it cannot be read exactly."""
     name = quote(column)
@@ -234,11 +295,7 @@ def conversion(column: str, source_type: str, target_type: str) -> str:
     if target_type == TEXT:
         return f"cast({text} as varchar)"
     if target_type == TIMESTAMP:
-        if source_type == "TIMESTAMP WITH TIME ZONE":
-            return f"timezone('UTC', {name})"
-        if source_type.startswith("TIMESTAMP") or source_type == "DATE":
-            return f"cast({name} as timestamp)"
-        return f"timezone('UTC', try_cast({text} as timestamptz))"
+        return timestamp_value(name, text, source_type)
     if target_type == BOOLEAN:
         if is_text:
             lowered = f"lower({text})"
@@ -253,20 +310,17 @@ def conversion(column: str, source_type: str, target_type: str) -> str:
         return "cast(null as boolean)"
     if target_type == DATE:
         # A date column refuses a timestamp with a time of day rather than drop the time.
-        if source_type == "DATE":
-            return name
         if is_text:
-            as_date, as_timestamp = f"try_cast({text} as date)", f"try_cast({text} as timestamp)"
-            return (
-                f"case when {as_timestamp} is null or {as_timestamp} = cast({as_date} as timestamp) "
-                f"then {as_date} end"
+            as_timestamp = sane_timestamp(
+                f"case when regexp_full_match({text}, {literal(TIMESTAMP_TEXT)}) "
+                f"then try_cast({text} as timestamp) end"
             )
-        if source_type.startswith("TIMESTAMP"):
-            return (
-                f"case when cast(cast({name} as date) as timestamp) = cast({name} as timestamp) "
-                f"then cast({name} as date) end"
-            )
-        return "cast(null as date)"
+        else:
+            as_timestamp = timestamp_value(name, text, source_type)
+        return (
+            f"case when {as_timestamp} = cast(cast({as_timestamp} as date) as timestamp) "
+            f"then cast({as_timestamp} as date) end"
+        )
     if target_type in (INTEGER, AMOUNT, PRICE):
         return exact_number(name, text, source_type, target_type)
     raise ValueError(f"no conversion for contract type {target_type}")
@@ -285,23 +339,26 @@ def validate_file(
     """Contract problems of one file, and the select that yields its typed rows."""
     name = raw_file.path.name
     try:
-        register_source(connection, raw_file)
-        described = connection.execute(f"describe {raw_file.view}").fetchall()
-    except duckdb.Error as error:
-        return [f"{name}: cannot be read ({str(error).splitlines()[0]})"], ""
-    source_types = {row[0]: row[1] for row in described if row[0] != "_file_row"}
-    problems = [
-        f"{name}: column {column} is missing"
-        for column in raw_file.table.column_names
-        if column not in source_types
-    ]
-    extra = sorted(set(source_types) - set(raw_file.table.column_names))
+        problems, extra = register_source(connection, raw_file)
+    except (duckdb.Error, OSError) as error:
+        return [f"{name}: cannot be read ({first_line(error)})"], ""
     if extra:
         print(
             f"segments load: warning: {name}: columns not in the contract are ignored: "
             f"{', '.join(extra)}",
             file=sys.stderr,
         )
+    if problems:
+        return [f"{name}: {problem}" for problem in problems], ""
+    described = connection.execute(f"describe {raw_file.view}").fetchall()
+    source_types = {row[0]: str(row[1]).upper() for row in described if row[0] != ROW_COLUMN}
+    for column, target_type in raw_file.table.columns:
+        accepted, takes = accepted_source(source_types[column], target_type)
+        if not accepted:
+            problems.append(
+                f"{name}: column {column} has type {source_types[column]} in the file; "
+                f"a {target_type} column takes {takes}"
+            )
     if problems:
         return problems, ""
     expressions = {
@@ -317,9 +374,9 @@ def validate_file(
     for (column, target_type), failed in zip(raw_file.table.columns, counts):
         if failed:
             example = connection.execute(
-                f"select _file_row, cast({quote(column)} as varchar) from {raw_file.view} "
+                f"select {ROW_COLUMN}, cast({quote(column)} as varchar) from {raw_file.view} "
                 f"where {presence(column, source_types[column])} "
-                f"and {expressions[column]} is null order by _file_row limit 1"
+                f"and {expressions[column]} is null order by {ROW_COLUMN} limit 1"
             ).fetchall()[0]
             problems.append(
                 f"{name}: column {column}: {failed:,} value(s) cannot be read as "
@@ -330,7 +387,7 @@ def validate_file(
         f"{expressions[column]} as {quote(column)}" for column in raw_file.table.column_names
     )
     select = (
-        f"select\n    {typed_columns},\n    _file_row as {RAW_ROW_ID},\n"
+        f"select\n    {typed_columns},\n    {ROW_COLUMN} as {RAW_ROW_ID},\n"
         f"    {literal(name)} as {RAW_SOURCE_FILE},\n"
         f"    $loaded_at::timestamp as {RAW_LOADED_AT}\nfrom {raw_file.view}"
     )
@@ -348,62 +405,123 @@ def empty_select(table: Table) -> str:
     )
 
 
-def load_folder(folder: Path, database: Path) -> dict[str, int]:
-    """Validate folder, then replace the warehouse's raw tables with it in one transaction."""
+def validate_folder(
+    folder: Path, connection: duckdb.DuckDBPyConnection
+) -> tuple[dict[str, RawFile], dict[str, str]]:
+    """The folder's files and the select yielding each raw table; CommandError if refused."""
     found, problems = find_files(folder)
     files = {raw_file.table.name: raw_file for raw_file in found}
-    connection = duckdb.connect(":memory:")
-    connection.execute("set TimeZone = 'UTC'")
     selects: dict[str, str] = {}
     for table in TABLES:
         raw_file = files.get(table.name)
         if raw_file is None:
             selects[table.name] = empty_select(table)
             continue
-        file_problems, select = validate_file(connection, raw_file)
+        try:
+            file_problems, select = validate_file(connection, raw_file)
+        except (duckdb.Error, OSError) as error:
+            file_problems = [f"{raw_file.path.name}: cannot be read ({first_line(error)})"]
+            select = ""
         problems += file_problems
         selects[table.name] = select
     if problems:
         raise CommandError(contract_message(folder, problems))
+    return files, selects
 
-    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    database.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        connection.execute(f"attach {literal(str(database))} as warehouse")
-    except duckdb.Error as error:
-        raise CommandError(f"cannot open the warehouse {database}: {error}") from error
+
+def write_raw_tables(
+    connection: duckdb.DuckDBPyConnection,
+    files: dict[str, RawFile],
+    selects: dict[str, str],
+    loaded_at: datetime,
+) -> dict[str, int]:
+    """Replace every raw table and the manifest of the attached warehouse (no transaction)."""
+    connection.execute(f"create schema if not exists warehouse.{RAW_SCHEMA}")
     row_counts: dict[str, int] = {}
-    try:
-        connection.execute("begin transaction")
-        connection.execute(f"create schema if not exists warehouse.{RAW_SCHEMA}")
-        for table in TABLES:
-            connection.execute(
-                f"create or replace table warehouse.{RAW_SCHEMA}.{table.name} as "
-                f"{selects[table.name]}",
-                {"loaded_at": loaded_at} if table.name in files else None,
-            )
-            counted = connection.execute(
-                f"select count(*) from warehouse.{RAW_SCHEMA}.{table.name}"
-            ).fetchall()
-            row_counts[table.name] = int(counted[0][0])
-        manifest_rows = ", ".join(
-            f"({literal(table.name)}, "
-            f"{literal(files[table.name].path.name) if table.name in files else 'null'}, "
-            f"{row_counts[table.name]}, $loaded_at::timestamp)"
-            for table in TABLES
-        )
+    for table in TABLES:
         connection.execute(
-            f"create or replace table warehouse.{RAW_SCHEMA}.load_manifest as "
-            f"select * from (values {manifest_rows}) "
-            f"as manifest(table_name, source_file, row_count, loaded_at)",
-            {"loaded_at": loaded_at},
+            f"create or replace table warehouse.{RAW_SCHEMA}.{table.name} as "
+            f"{selects[table.name]}",
+            {"loaded_at": loaded_at} if table.name in files else None,
         )
-        connection.execute("commit")
-    except BaseException as error:
-        connection.execute("rollback")
-        if isinstance(error, duckdb.Error):
-            raise CommandError(f"loading into {database} failed, nothing changed: {error}") from error
-        raise
+        counted = connection.execute(
+            f"select count(*) from warehouse.{RAW_SCHEMA}.{table.name}"
+        ).fetchall()
+        row_counts[table.name] = int(counted[0][0])
+    manifest_rows = ", ".join(
+        f"({literal(table.name)}, "
+        f"{literal(files[table.name].path.name) if table.name in files else 'null'}, "
+        f"{row_counts[table.name]}, $loaded_at::timestamp)"
+        for table in TABLES
+    )
+    connection.execute(
+        f"create or replace table warehouse.{RAW_SCHEMA}.load_manifest as "
+        f"select * from (values {manifest_rows}) "
+        f"as manifest(table_name, source_file, row_count, loaded_at)",
+        {"loaded_at": loaded_at},
+    )
+    return row_counts
+
+
+def remove_created_warehouse(database: Path) -> None:
+    """Remove a warehouse file (and its write-ahead log) this load created and then failed."""
+    for path in (database, database.with_name(database.name + ".wal")):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def load_folder(folder: Path, database: Path) -> dict[str, int]:
+    """Validate folder, then replace the warehouse's raw tables with it in one transaction.
+
+    Any failure (a contract violation, an unreadable file, a locked warehouse, a full disk)
+    raises CommandError and leaves the warehouse as it was.
+    """
+    connection = duckdb.connect(":memory:")
+    try:
+        connection.execute("set TimeZone = 'UTC'")
+        files, selects = validate_folder(folder, connection)
+        return write_warehouse(connection, database, files, selects)
     finally:
         connection.close()
+
+
+def write_warehouse(
+    connection: duckdb.DuckDBPyConnection,
+    database: Path,
+    files: dict[str, RawFile],
+    selects: dict[str, str],
+) -> dict[str, int]:
+    """Attach the warehouse and replace its raw tables in one transaction, or change nothing."""
+    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    existed = database.exists()
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        connection.execute(f"attach {literal(str(database))} as warehouse")
+    except (duckdb.Error, OSError) as error:
+        if not existed:
+            remove_created_warehouse(database)
+        raise CommandError(f"cannot open the warehouse {database}: {first_line(error)}") from error
+    try:
+        connection.execute("begin transaction")
+        row_counts = write_raw_tables(connection, files, selects, loaded_at)
+        connection.execute("commit")
+    except BaseException as error:
+        try:
+            connection.execute("rollback")
+        except duckdb.Error:
+            pass  # the transaction is already gone (a failed commit rolls back by itself)
+        try:
+            connection.execute("detach warehouse")
+        except duckdb.Error:
+            pass
+        if not existed:
+            remove_created_warehouse(database)
+        if isinstance(error, (duckdb.Error, OSError)):
+            raise CommandError(
+                f"loading into {database} failed, nothing changed: {first_line(error)}"
+            ) from error
+        raise
+    connection.execute("detach warehouse")
     return row_counts
