@@ -16,6 +16,7 @@ from segments.generation.settings import (
     Ints,
     choice_codes,
     sample_days,
+    weighted_days,
     within,
 )
 from segments.generation.vocabulary import APP_EVENT_NAMES, PLATFORMS, code_of, sql_list
@@ -53,7 +54,9 @@ def simulate_app(rng: np.random.Generator, people: People, cumulative: Floats) -
     device_counts = 1 + (rng.random(len(app_people)) < p.SECOND_DEVICE_SHARE)
     device_person = np.repeat(app_people, device_counts)
     device_platform = rng.integers(0, len(PLATFORMS), len(device_person))
-    session_counts = rng.poisson(p.MEAN_APP_SESSIONS, len(device_person)) + 1
+    signup_day = np.maximum(people.signup_day[device_person], 0)
+    active = weighted_days(cumulative, signup_day, people.churn_day[device_person])
+    session_counts = rng.poisson(active * p.APP_SESSIONS_PER_ACTIVE_YEAR / 365)
     session_device = np.repeat(np.arange(len(device_person)), session_counts)
     session_user = device_person[session_device]
     extra_device, extra_user = shared_device_sessions(rng, device_person)

@@ -1,4 +1,4 @@
-"""Email: campaigns sent to opted-in account holders after signup, and their funnel."""
+"""Email: campaigns sent to opted-in account holders from signup to churn, and their funnel."""
 
 from __future__ import annotations
 
@@ -46,8 +46,9 @@ def simulate_email(rng: np.random.Generator, people: People, horizon: int) -> Em
     reach = rng.binomial(len(campaign_days), p.CAMPAIGN_REACH, len(opted))
     send_person = np.repeat(opted, reach)
     send_campaign = rng.integers(0, len(campaign_days), len(send_person))
-    after_signup = campaign_days[send_campaign] >= people.signup_day[send_person]
-    send_person, send_campaign = send_person[after_signup], send_campaign[after_signup]
+    sent_on = campaign_days[send_campaign]
+    active = (sent_on >= people.signup_day[send_person]) & (sent_on <= people.churn_day[send_person])
+    send_person, send_campaign = send_person[active], send_campaign[active]
     sends = len(send_person)
     send_second = (
         campaign_days[send_campaign] * p.SECONDS_PER_DAY + p.CAMPAIGN_SEND_HOUR * 3600

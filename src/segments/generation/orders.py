@@ -18,6 +18,7 @@ from segments.generation.settings import (
     Settings,
     choice_codes,
     sample_days,
+    weighted_days,
 )
 from segments.generation.vocabulary import (
     CATEGORIES,
@@ -57,12 +58,37 @@ class Lines:
     product: Ints
 
 
-def order_counts(rng: np.random.Generator, people: People) -> Ints:
-    """Orders per person: none for prospects and browsers, 1 + negative binomial for buyers."""
-    buyers = (people.has_account & (rng.random(people.count) >= p.PROSPECT_SHARE)) | people.is_guest_buyer
-    extra = rng.negative_binomial(p.ORDER_COUNT_SHAPE, p.ORDER_COUNT_P, people.count)
-    counts: Ints = np.where(buyers, 1 + extra, 0)
+def is_buyer(rng: np.random.Generator, people: People) -> Bools:
+    """Account holders other than prospects, and guest buyers."""
+    buyers: Bools = (people.has_account & (rng.random(people.count) >= p.PROSPECT_SHARE)) | people.is_guest_buyer
+    return buyers
+
+
+def repeat_counts(rng: np.random.Generator, people: People, buyers: Bools, cumulative: Floats) -> Ints:
+    """Repeat orders per person in the window: Poisson over the seasonally weighted active days
+    at a gamma-distributed personal rate (negative binomial overall); none for non-buyers."""
+    per_day = rng.gamma(p.REPEAT_RATE_SHAPE, p.REPEAT_ORDERS_PER_YEAR / 365 / p.REPEAT_RATE_SHAPE, people.count)
+    exposure = weighted_days(cumulative, np.maximum(people.signup_day, 0), people.churn_day)
+    counts: Ints = np.where(buyers, rng.poisson(per_day * exposure), 0)
     return counts
+
+
+def order_days(
+    rng: np.random.Generator, people: People, cumulative: Floats
+) -> tuple[Ints, Ints, Ints]:
+    """(orders per person, person, day) of every order, person by person: a buyer who signs
+    up in the window orders first on the signup day, repeats fall on seasonally weighted days."""
+    buyers = is_buyer(rng, people)
+    first = (buyers & (people.signup_day >= 0)).astype(np.int64)
+    repeats = repeat_counts(rng, people, buyers, cumulative)
+    repeat_person = np.repeat(people.person, repeats)
+    repeat_day = sample_days(
+        rng, cumulative, np.maximum(people.signup_day[repeat_person], 0), people.churn_day[repeat_person]
+    )
+    person = np.concatenate([people.person[first == 1], repeat_person])
+    day = np.concatenate([people.signup_day[first == 1], repeat_day])
+    by_person = np.argsort(person, kind="stable")
+    return first + repeats, person[by_person], day[by_person]
 
 
 def apply_shift(
@@ -78,12 +104,11 @@ def apply_shift(
 
 
 def simulate_orders(
-    rng: np.random.Generator, settings: Settings, people: People, cumulative: Floats
+    rng: np.random.Generator, shift_rng: np.random.Generator, settings: Settings, people: People,
+    cumulative: Floats,
 ) -> Orders:
-    counts = order_counts(rng, people)
-    person = np.repeat(people.person, counts)
-    day = sample_days(rng, cumulative, people.signup_day[person], people.churn_day[person])
-    person, day = apply_shift(rng, settings, person, day)
+    counts, person, day = order_days(rng, people, cumulative)
+    person, day = apply_shift(shift_rng, settings, person, day)
     size = len(person)
     hours = (p.ORDER_HOURS[0] * 3600, p.ORDER_HOURS[1] * 3600)
     second = rng.integers(*hours, size)

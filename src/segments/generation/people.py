@@ -9,7 +9,7 @@ import numpy as np
 
 from segments.generation import parameters as p
 from segments.generation.duck import register
-from segments.generation.settings import Bools, Ints
+from segments.generation.settings import Bools, Floats, Ints, sample_days
 from segments.generation.vocabulary import DOMAINS, FIRST_NAMES, LAST_NAMES, sql_list
 
 
@@ -33,12 +33,35 @@ class People:
         return len(self.person)
 
 
-def simulate_people(rng: np.random.Generator, count: int, horizon: int) -> People:
+def pre_window_share(horizon: int) -> float:
+    """Share of the people active in a window of ``horizon`` days who signed up before it.
+
+    With arrivals at a steady rate a and exponential lifetimes of mean L, a·L people are
+    active at any moment (the window's first day included) and a·horizon arrive during it."""
+    return p.MEAN_ACTIVE_DAYS / (p.MEAN_ACTIVE_DAYS + horizon)
+
+
+def signup_and_churn(rng: np.random.Generator, count: int, cumulative: Floats) -> tuple[Ints, Ints]:
+    """Signup and churn day of each person (day 0 is the window's first day).
+
+    A person who exists before the window signed up a day or more before it: by the
+    exponential's lack of memory, both their age and their remaining lifetime on day 0 are
+    exponential with the mean lifetime. Everyone else signs up in the window on a day drawn
+    with the seasonal weights. Nobody churns before the window starts."""
+    horizon = len(cumulative)
+    exists_before = rng.random(count) < pre_window_share(horizon)
+    age_at_start = 1 + rng.exponential(p.MEAN_ACTIVE_DAYS, count).astype(np.int64)
+    in_window = sample_days(rng, cumulative, np.zeros(count, np.int64), np.full(count, horizon - 1))
+    signup_day = np.where(exists_before, -age_at_start, in_window)
+    active_days = rng.exponential(p.MEAN_ACTIVE_DAYS, count).astype(np.int64)
+    churn_day = np.minimum(np.maximum(signup_day, 0) + active_days, horizon - 1)
+    return signup_day, churn_day
+
+
+def simulate_people(rng: np.random.Generator, count: int, cumulative: Floats) -> People:
     has_account = rng.random(count) < p.ACCOUNT_SHARE
     is_guest_buyer = ~has_account & (rng.random(count) < p.GUEST_BUYER_SHARE)
-    signup_day = rng.integers(0, horizon, count)
-    active_days = rng.exponential(p.MEAN_ACTIVE_DAYS, count).astype(np.int64)
-    churn_day = np.minimum(signup_day + active_days, horizon - 1)
+    signup_day, churn_day = signup_and_churn(rng, count, cumulative)
     has_phone = has_account & (rng.random(count) < p.PHONE_SHARE)
     has_duplicate = has_account & (rng.random(count) < p.DUPLICATE_ACCOUNT_SHARE)
     email_changes = has_account & (rng.random(count) < p.EMAIL_CHANGE_SHARE)

@@ -1,4 +1,4 @@
-"""generate(): simulate each entity in turn from one seeded stream, assemble, write."""
+"""generate(): simulate each entity from its own seeded stream, assemble the tables, write."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from segments.generation.orders import (
     simulate_orders,
 )
 from segments.generation.people import create_person_identity, simulate_people
-from segments.generation.settings import Settings, day_weights
+from segments.generation.settings import Settings, day_weights, stream
 from segments.generation.web import create_web_tables, simulate_web
 from segments.generation.write import inject_defects_and_write, write_truth
 
@@ -46,26 +46,26 @@ class Progress:
 def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dict[str, int]:
     """Write the raw folder and its ground truth; return the row count of every table."""
     progress = Progress()
-    rng = np.random.default_rng(settings.seed)
+    seed = settings.seed
     horizon = settings.days
     cumulative = np.cumsum(day_weights(settings))
 
-    people = simulate_people(rng, settings.customers, horizon)
+    people = simulate_people(stream(seed, "people"), settings.customers, cumulative)
     progress(f"people: {people.count:,}")
-    accounts = simulate_accounts(rng, people, horizon)
+    accounts = simulate_accounts(stream(seed, "accounts"), people, horizon)
+    details = simulate_account_details(stream(seed, "details"), accounts.versions)
     progress(f"crm versions: {accounts.versions:,}")
-    orders = simulate_orders(rng, settings, people, cumulative)
-    lines, totals = simulate_lines(rng, orders)
+    orders = simulate_orders(stream(seed, "orders"), stream(seed, "shift"), settings, people, cumulative)
+    lines, totals = simulate_lines(stream(seed, "lines"), orders)
     orders = replace(orders, cents=totals)
     progress(f"orders: {orders.count:,}, order items: {len(lines.order):,}")
-    web = simulate_web(rng, people, orders.person_orders, cumulative)
+    web = simulate_web(stream(seed, "web"), people, orders.person_orders, cumulative)
     progress(f"web sessions: {web.sessions:,}, web events: {len(web.event_session):,}")
-    app = simulate_app(rng, people, cumulative)
+    app = simulate_app(stream(seed, "app"), people, cumulative)
     progress(f"app sessions: {app.sessions:,}, app events: {len(app.event_session):,}")
-    email = simulate_email(rng, people, horizon)
+    email = simulate_email(stream(seed, "email"), people, horizon)
     progress(f"email events: {len(email.person):,}")
-    erasures = simulate_erasures(rng, accounts)
-    details = simulate_account_details(rng, accounts.versions)
+    erasures = simulate_erasures(stream(seed, "erasures"), accounts)
 
     spill_directory = tempfile.mkdtemp(prefix="segments_generate_")
     connection = connect(spill_directory, settings.start_epoch)
@@ -80,7 +80,7 @@ def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dic
     create_erasure_tables(connection, erasures, first_request)
     progress("tables assembled")
 
-    counts = inject_defects_and_write(connection, rng, horizon * p.SECONDS_PER_DAY, out, file_format, progress)
+    counts = inject_defects_and_write(connection, stream(seed, "defects"), horizon * p.SECONDS_PER_DAY, out, file_format, progress)
     write_truth(connection, out)
     progress(f"ground truth written to {out / '_truth'}")
     connection.close()

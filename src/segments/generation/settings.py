@@ -63,6 +63,22 @@ def sample_days(rng: np.random.Generator, cumulative: Floats, first: Ints, last:
     return days
 
 
+def weighted_days(cumulative: Floats, first: Ints, last: Ints) -> Floats:
+    """Days in [first, last], each counted by its seasonal weight over the mean weight."""
+    low = np.where(first > 0, cumulative[np.maximum(first - 1, 0)], 0.0)
+    days: Floats = (cumulative[last] - low) / (cumulative[-1] / len(cumulative))
+    return days
+
+
+STAGES = ("people", "accounts", "orders", "lines", "shift", "web", "app", "email", "erasures", "details", "defects")
+
+
+def stream(seed: int, stage: str) -> np.random.Generator:
+    """The random stream of one stage: a stage draws the same numbers whatever another stage
+    drew (a shift of purchases changes orders and nothing else)."""
+    return np.random.default_rng([seed, STAGES.index(stage)])
+
+
 def choice_codes(rng: np.random.Generator, shares: dict[str, float], size: int) -> Codes:
     """A 0-based code per row, drawn with the given shares (in the dict's order)."""
     probabilities = np.array(list(shares.values()))

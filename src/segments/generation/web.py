@@ -17,6 +17,7 @@ from segments.generation.settings import (
     Ints,
     choice_codes,
     sample_days,
+    weighted_days,
 )
 from segments.generation.vocabulary import (
     DEVICE_TYPES,
@@ -80,17 +81,17 @@ def simulate_web(
     person_cookie_first[web_people] = np.cumsum(cookie_counts) - cookie_counts
     person_cookie_count = np.zeros(people.count, np.int64)
     person_cookie_count[web_people] = cookie_counts
-    # browsing sessions, one more per order, from a month before signup to churn
-    session_counts = rng.poisson(p.MEAN_WEB_SESSIONS, people.count) + person_orders
+    # browsing sessions in proportion to the days from a month before signup to churn, one more per order
+    first_day = np.maximum(people.signup_day - p.PRE_SIGNUP_BROWSING_DAYS, 0)
+    browsing = weighted_days(cumulative, first_day, people.churn_day) * p.WEB_SESSIONS_PER_ACTIVE_YEAR / 365
+    session_counts = rng.poisson(browsing) + person_orders
     session_counts[person_cookie_count == 0] = 0
     session_person = np.repeat(people.person, session_counts)
     session_cookie = person_cookie_first[session_person] + (
         rng.random(len(session_person)) * person_cookie_count[session_person]
     ).astype(np.int64)
     signup = people.signup_day[session_person]
-    session_day = sample_days(
-        rng, cumulative, np.maximum(signup - p.PRE_SIGNUP_BROWSING_DAYS, 0), people.churn_day[session_person]
-    )
+    session_day = sample_days(rng, cumulative, first_day[session_person], people.churn_day[session_person])
     session_logged_in = (
         people.has_account[session_person]
         & (session_day >= signup)
