@@ -304,3 +304,9 @@ def test_enumerations_are_the_ones_staging_accepts() -> None:
     assert list(vocabulary.WEB_EVENT_TYPES) == project["web_event_types"]
     assert list(vocabulary.APP_EVENT_NAMES) == project["app_event_names"]
     assert list(vocabulary.EMAIL_EVENT_TYPES) == project["email_event_types"]
+
+
+def test_a_negative_seed_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--customers", "10", "--seed", "-1", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["segments generate: error: --seed must not be negative"]
+    assert not (tmp_path / "out").exists()

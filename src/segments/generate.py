@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.customers < 1:
         raise CommandError("--customers must be at least 1")
+    if args.seed < 0:
+        raise CommandError("--seed must not be negative")
     if args.days < 30:
         raise CommandError("--days must be at least 30")
     if not 0 <= args.shift_purchase_factor <= 1:
