@@ -38,6 +38,15 @@ def main() -> int:
         total += rows
         print(f"  {path.stem}: {rows:,} rows")
     print(f"  total: {total:,} rows")
+    # order volume over the window (the generator's default, to 2026-06-30): orders of each
+    # calendar month (distinct ids, future timestamps left out), first and last month, ratio
+    months = duckdb.sql(
+        f"select date_trunc('month', ordered_at) as month, count(distinct order_id) from '{args.out}/orders.parquet' "
+        "where ordered_at < timestamp '2026-07-01' group by 1 order by 1"
+    ).fetchall()
+    if months:
+        (first_month, first), (last_month, last) = months[0], months[-1]
+        print(f"orders in {first_month:%Y-%m}: {first:,}, in {last_month:%Y-%m}: {last:,} (ratio {last / first:.2f})")
     return 0
 
 
