@@ -102,8 +102,8 @@ def defect_condition(table: str, defect: str) -> str:
 def test_every_documented_defect_rate_holds(rate_sample: Path) -> None:
     """Each (table, defect) of DEFECT_RATES is counted in the file itself and compared with its
     rate; the count must also equal the rows _truth/defects.parquet lists for it."""
-    listed = dict(((table, defect), count) for table, defect, count in query(
-        f"select table_name, defect, count(*) from '{rate_sample}/_truth/defects.parquet' group by all"))
+    listed = {(table, defect): count for table, defect, count in query(
+        f"select table_name, defect, count(*) from '{rate_sample}/_truth/defects.parquet' group by all")}
     for (table, defect), rate in DEFECT_RATES.items():
         path = f"'{rate_sample}/{table}.parquet'"
         written, distinct_keys, keyed = query(

@@ -79,16 +79,16 @@ def order_days(
     """(orders per person, person, day) of every order, person by person: a buyer who signs
     up in the window orders first on the signup day, repeats fall on seasonally weighted days."""
     buyers = is_buyer(rng, people)
-    first = (buyers & (people.signup_day >= 0)).astype(np.int64)
+    first = buyers & (people.signup_day >= 0)
     repeats = repeat_counts(rng, people, buyers, cumulative)
     repeat_person = np.repeat(people.person, repeats)
     repeat_day = sample_days(
         rng, cumulative, np.maximum(people.signup_day[repeat_person], 0), people.churn_day[repeat_person]
     )
-    person = np.concatenate([people.person[first == 1], repeat_person])
-    day = np.concatenate([people.signup_day[first == 1], repeat_day])
+    person = np.concatenate([people.person[first], repeat_person])
+    day = np.concatenate([people.signup_day[first], repeat_day])
     by_person = np.argsort(person, kind="stable")
-    return first + repeats, person[by_person], day[by_person]
+    return first.astype(np.int64) + repeats, person[by_person], day[by_person]
 
 
 def apply_shift(
@@ -107,6 +107,8 @@ def simulate_orders(
     rng: np.random.Generator, shift_rng: np.random.Generator, settings: Settings, people: People,
     cumulative: Floats,
 ) -> Orders:
+    """Every order with its person, day, time, status, channel and identifiers (the totals are
+    filled in from the lines); ``shift_rng`` draws only the --shift-date thinning."""
     counts, person, day = order_days(rng, people, cumulative)
     person, day = apply_shift(shift_rng, settings, person, day)
     size = len(person)
