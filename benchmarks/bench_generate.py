@@ -34,10 +34,19 @@ def main() -> int:
     print(f"peak memory (child max RSS): {peak_kib / 1024 / 1024:.2f} GiB")
     total = 0
     for path in sorted(args.out.glob("*.parquet")):
-        rows = duckdb.sql(f"select count(*) from '{path}'").fetchall()[0][0]
+        rows = duckdb.execute(f"select count(*) from '{path}'").fetchall()[0][0]
         total += rows
         print(f"  {path.stem}: {rows:,} rows")
     print(f"  total: {total:,} rows")
+    # order volume over the window (the generator's default, to 2026-06-30): orders of each
+    # calendar month (distinct ids, future timestamps left out), first and last month, ratio
+    months = duckdb.execute(
+        f"select date_trunc('month', ordered_at) as month, count(distinct order_id) from '{args.out}/orders.parquet' "
+        "where ordered_at < timestamp '2026-07-01' group by 1 order by 1"
+    ).fetchall()
+    if months:
+        (first_month, first), (last_month, last) = months[0], months[-1]
+        print(f"orders in {first_month:%Y-%m}: {first:,}, in {last_month:%Y-%m}: {last:,} (ratio {last / first:.2f})")
     return 0
 
 

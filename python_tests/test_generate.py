@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from segments.cli import main
 from segments.contract import TABLES
 from segments.generate import DEFECT_RATES, Settings, generate
+from segments.generation import vocabulary
 
 CUSTOMERS = 5000
 END_DATE = date(2026, 6, 30)  # the generator's default, given explicitly so the test can use it
@@ -99,8 +102,8 @@ def defect_condition(table: str, defect: str) -> str:
 def test_every_documented_defect_rate_holds(rate_sample: Path) -> None:
     """Each (table, defect) of DEFECT_RATES is counted in the file itself and compared with its
     rate; the count must also equal the rows _truth/defects.parquet lists for it."""
-    listed = dict(((table, defect), count) for table, defect, count in query(
-        f"select table_name, defect, count(*) from '{rate_sample}/_truth/defects.parquet' group by all"))
+    listed = {(table, defect): count for table, defect, count in query(
+        f"select table_name, defect, count(*) from '{rate_sample}/_truth/defects.parquet' group by all")}
     for (table, defect), rate in DEFECT_RATES.items():
         path = f"'{rate_sample}/{table}.parquet'"
         written, distinct_keys, keyed = query(
@@ -191,3 +194,119 @@ def test_dates_follow_the_end_date(tmp_path: Path) -> None:
     latest_order = query(
         f"select max(ordered_at) from '{tmp_path}/orders.parquet' where ordered_at < timestamp '{end + timedelta(days=365)}'")[0][0]
     assert latest_order.date() <= end
+
+
+# --- volume, buyers and the population before the window -----------------------------------
+# The generator's default window (730 days to 2026-06-30) is the 24 full months from July 2024.
+LEVEL_CUSTOMERS = 20_000
+WINDOW_START = date(2024, 7, 1)
+PEAK_MONTHS = (11, 12)  # docs/generator.md: November and December weigh 1.8 times a normal day
+
+
+@pytest.fixture(scope="module")
+def level_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("level_sample")
+    assert main(["generate", "--customers", str(LEVEL_CUSTOMERS), "--seed", "1",
+                 "--end-date", END_DATE.isoformat(), "--out", str(folder)]) == 0
+    return folder
+
+
+def daily_orders_by_month(folder: Path) -> list[tuple[date, float]]:
+    """(month, orders per day) of each month, over distinct order ids within the history."""
+    rows = query(f"""
+        with orders as (
+            select distinct order_id, ordered_at from '{folder}/orders.parquet'
+            where order_id is not null and ordered_at < timestamp '{END_OF_HISTORY}'
+        )
+        select cast(date_trunc('month', ordered_at) as date) as month, count(*) as orders
+        from orders group by 1 order by 1""")
+    # orders per day of the month (a month's length is the days to the next month's first)
+    return [(month, orders / ((month.replace(day=28) + timedelta(days=4)).replace(day=1) - month).days)
+            for month, orders in rows]
+
+
+def test_monthly_order_volume_is_level_apart_from_seasonality(level_sample: Path) -> None:
+    months = daily_orders_by_month(level_sample)
+    assert months[0][0] == WINDOW_START and len(months) == 24
+    first, last = months[0][1], months[-1][1]
+    assert 0.7 <= last / first <= 1.4, (first, last)
+    # outside the peak season, a least-squares line through log daily orders grows less than
+    # 10% a year either way
+    normal = [(index, rate) for index, (month, rate) in enumerate(months) if month.month not in PEAK_MONTHS]
+    mean_x = sum(x for x, _ in normal) / len(normal)
+    mean_y = sum(math.log(y) for _, y in normal) / len(normal)
+    slope = sum((x - mean_x) * (math.log(y) - mean_y) for x, y in normal) / sum((x - mean_x) ** 2 for x, _ in normal)
+    assert abs(math.exp(12 * slope) - 1) < 0.10, math.exp(12 * slope)
+    # the peak season stands out by about its weight
+    peak = [rate for month, rate in months if month.month in PEAK_MONTHS]
+    assert 1.5 <= (sum(peak) / len(peak)) / (sum(y for _, y in normal) / len(normal)) <= 2.1
+
+
+def orders_per_person(folder: Path) -> list[int]:
+    """Distinct orders of each person who ordered, people found from the orders' customer_id or
+    email through the ground truth (shared and placeholder identifiers left out)."""
+    return [count for (count,) in query(f"""
+        with truth as (
+            select identifier_type, identifier_value, person_id from '{folder}/_truth/identifiers.parquet'
+            where not is_shared and not is_placeholder
+        ),
+        orders as (
+            select distinct order_id, customer_id, lower(trim(email)) as email from '{folder}/orders.parquet'
+            where order_id is not null
+        ),
+        owned as (
+            select orders.order_id, coalesce(by_id.person_id, by_email.person_id) as person_id
+            from orders
+            left join truth as by_id on by_id.identifier_type = 'customer_id' and by_id.identifier_value = orders.customer_id
+            left join truth as by_email on by_email.identifier_type = 'email' and by_email.identifier_value = orders.email
+        )
+        select count(distinct order_id) from owned where person_id is not null group by person_id""")]
+
+
+def test_orders_per_buyer_and_one_time_share_stay_on_target(level_sample: Path) -> None:
+    """docs/generator.md: buyers average 2.84 orders (within 5%) and 43% order once (within 3
+    points), the figures of the generator before volume was made level."""
+    counts = orders_per_person(level_sample)
+    assert len(counts) > 0.6 * LEVEL_CUSTOMERS
+    mean = sum(counts) / len(counts)
+    one_time = sum(1 for count in counts if count == 1) / len(counts)
+    assert abs(mean / 2.84 - 1) <= 0.05, mean
+    assert abs(one_time - 0.43) <= 0.03, one_time
+
+
+def test_a_share_of_people_signed_up_before_the_window(level_sample: Path) -> None:
+    """With steady arrivals and exponential lifetimes of mean 420 days (docs/generator.md), the
+    share of people active in a 730-day window who signed up before it is 420 / (420 + 730);
+    measured on each person's earliest CRM account."""
+    expected = 420 / (420 + 730)
+    before, people = query(f"""
+        with accounts as (
+            select truth.person_id, min(customers.created_at) as created_at
+            from '{level_sample}/customers.parquet' as customers
+            inner join '{level_sample}/_truth/identifiers.parquet' as truth
+                on truth.identifier_type = 'customer_id' and truth.identifier_value = customers.customer_id
+            group by 1
+        )
+        select count(*) filter (where created_at < timestamp '{WINDOW_START}'), count(*) from accounts""")[0]
+    assert abs(before / people - expected) <= 0.03, before / people
+    # and they order in the first month of the window as everyone else does
+    early = query(f"""select count(distinct orders.order_id) from '{level_sample}/orders.parquet' as orders
+        inner join '{level_sample}/customers.parquet' as customers using (customer_id)
+        where customers.created_at < timestamp '{WINDOW_START}' and orders.ordered_at < timestamp '{WINDOW_START + timedelta(days=31)}'""")[0][0]
+    assert early > 0
+
+
+def test_enumerations_are_the_ones_staging_accepts() -> None:
+    """The generator's enumerations are the dbt vars staging checks values against."""
+    project = yaml.safe_load((Path(__file__).parents[1] / "dbt_project.yml").read_text())["vars"]
+    assert list(vocabulary.ORDER_STATUSES) == project["order_statuses"]
+    assert list(vocabulary.ORDER_CHANNELS) == project["order_channels"]
+    assert list(vocabulary.WEB_EVENT_TYPES) == project["web_event_types"]
+    assert list(vocabulary.APP_EVENT_NAMES) == project["app_event_names"]
+    assert list(vocabulary.EMAIL_EVENT_TYPES) == project["email_event_types"]
+
+
+def test_a_negative_seed_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--customers", "10", "--seed", "-1", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["segments generate: error: --seed must not be negative"]
+    assert not (tmp_path / "out").exists()
