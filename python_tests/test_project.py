@@ -1,7 +1,9 @@
-"""The dbt project's names and selectors: cheap checks on a parsed project (no warehouse)."""
+"""The dbt project as a whole: its name, selectors, unit tests under any vars, YAML and docs."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -46,3 +48,38 @@ def test_as_of_rebuild_is_int_as_of_date_and_everything_downstream(work_dir: Pat
     assert rebuilt == list_models(["--select", "int_as_of_date+"], work_dir)
     assert {"int_as_of_date", "customer_segments", "segment_drift"} <= set(rebuilt)
     assert "customers" not in rebuilt
+
+
+# thresholds, windows of the rules (not the feature column lists) and family lists, all
+# moved away from their defaults
+CHANGED_VARS = {
+    "as_of_date": "2026-03-31",
+    "high_spender_min_avg_order_value": 150,
+    "recent_buyer_window_days": 45,
+    "high_value_engaged_min_orders": 2,
+    "high_value_engaged_min_open_rate": 0.5,
+    "premium_min_spend": 400,
+    "highly_engaged_top_share": 0.5,
+    "cart_abandonment_hours": 12,
+    "cart_abandoner_window_days": 14,
+    "disengaging_max_engagement_score": 10,
+    "engagement_half_life_days": 14,
+    "lifecycle_active_days": 30,
+    "rfm_score_cutoffs": [0.1, 0.3, 0.5, 0.7],
+    "drift_psi_fail": 0.5,
+    "drift_partition_families": ["rfm"],
+    "identity_max_accounts_per_email": 5,
+    "order_statuses": ["completed"],
+    "future_timestamp_tolerance_hours": 1,
+}
+
+
+def test_unit_tests_pass_whatever_vars_the_user_gives(sample_warehouse: Path, tmp_path: Path) -> None:
+    # every unit test pins the vars its model reads (overrides: vars), so the README's
+    # `dbt build --vars '{...}'` never fails a unit test; unit tests only read the column
+    # types of their inputs, which the sample warehouse has
+    database = tmp_path / "unit.duckdb"
+    shutil.copy(sample_warehouse, database)
+    result = run_dbt(["test", "--select", "test_type:unit"], database, tmp_path, CHANGED_VARS)
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    assert len(results) >= 20 and {result["status"] for result in results} == {"pass"}, result.stdout[-3000:]
