@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from dbt_runner import run_dbt
+from dbt_runner import BIN, PROJECT_ROOT, run_dbt
 
 LAYERS = ("staging", "identity", "features", "segments", "quality")
 
@@ -83,3 +85,30 @@ def test_unit_tests_pass_whatever_vars_the_user_gives(sample_warehouse: Path, tm
     result = run_dbt(["test", "--select", "test_type:unit"], database, tmp_path, CHANGED_VARS)
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
     assert len(results) >= 20 and {result["status"] for result in results} == {"pass"}, result.stdout[-3000:]
+
+
+def test_every_mart_table_and_column_carries_its_description(sample_warehouse: Path) -> None:
+    # persist_docs (dbt_project.yml, marts) stores each description as a DuckDB comment, so a
+    # BI tool reading the warehouse sees them; a column without a description has no comment
+    with duckdb.connect(str(sample_warehouse), read_only=True) as connection:
+        tables = connection.execute(
+            "select table_name, coalesce(comment, '') from duckdb_tables() where schema_name = 'marts'"
+        ).fetchall()
+        columns = connection.execute(
+            "select table_name, column_name, coalesce(comment, '') from duckdb_columns()"
+            " where schema_name = 'marts'"
+        ).fetchall()
+    assert len(tables) >= 13 and len(columns) >= 150
+    assert [table for table, comment in tables if not comment.strip()] == []
+    assert [f"{table}.{column}" for table, column, comment in columns if not comment.strip()] == []
+    # doc blocks are rendered, not stored as Jinja
+    assert not any("{{" in comment for _, _, comment in columns)
+
+
+def test_yaml_has_one_style_and_no_file_over_400_lines() -> None:
+    result = subprocess.run([str(BIN / "yamllint"), "--strict", "models", "seeds", "dbt_project.yml",
+                             "selectors.yml", "profiles"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+    lengths = {str(path.relative_to(PROJECT_ROOT)): len(path.read_text().splitlines())
+               for path in (PROJECT_ROOT / "models").rglob("*.yml")}
+    assert {path: lines for path, lines in lengths.items() if lines > 400} == {}
