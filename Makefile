@@ -34,7 +34,9 @@ build: venv
 ## test: lint every model, then run the pytest suite (which builds its own warehouses)
 test: venv lint pytest
 
+## lint: SQL style (sqlfluff with the dbt templater) and YAML style (yamllint, .yamllint)
 lint: venv
+	$(BIN)/yamllint --strict models seeds dbt_project.yml selectors.yml profiles
 	$(BIN)/sqlfluff lint models tests analyses
 
 pytest: venv

@@ -57,7 +57,7 @@ def test_adapter_keeps_every_line_and_amount(converted: tuple[Path, Path]) -> No
 @pytest.mark.slow
 def test_staging_reconciles_on_real_data(converted: tuple[Path, Path], tmp_path: Path) -> None:
     _, database = converted
-    run_dbt(["build", "--select", "+path:models/staging", "--indirect-selection", "cautious"], database, tmp_path)
+    run_dbt(["build", "--selector", "staging"], database, tmp_path)
     with duckdb.connect(str(database), read_only=True) as connection:
         rows = connection.execute("select * from quarantine.stg_quarantine__reconciliation").fetchall()
         reasons = dict(connection.execute(

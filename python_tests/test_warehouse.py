@@ -117,7 +117,7 @@ def test_order_channels_are_normalised_and_unknown_ones_quarantined(tmp_path: Pa
     database = tmp_path / "warehouse.duckdb"
     loaded = run_segments(["load", "--from", str(raw), "--database", str(database)])
     assert loaded.returncode == 0, loaded.stderr
-    run_dbt(["build", "--select", "+path:models/staging", "--indirect-selection", "cautious"], database, tmp_path)
+    run_dbt(["build", "--selector", "staging"], database, tmp_path)
     reasons = read(database, "select raw_row_id, rejection_reason from staging.base_shop__orders")
     reason = dict(zip(reasons.raw_row_id, reasons.rejection_reason))
     assert reason[phone] == "unknown_channel"
@@ -337,7 +337,7 @@ def test_history_is_idempotent(sample_warehouse: Path, tmp_path: Path) -> None:
     sizes_once = read(database, "select * from marts.segment_sizes order by all")
     segments_once = read(database, "select * from marts.customer_segments order by all")
     assert sorted(str(day)[:10] for day in sizes_once.as_of_date.unique()) == sorted(dates + ["2026-06-30"])
-    run_dbt(["build", "--select", "int_as_of_date+"], database, tmp_path / "again", {"as_of_date": dates[0]})
+    run_dbt(["build", "--selector", "as_of_rebuild"], database, tmp_path / "again", {"as_of_date": dates[0]})
     pd.testing.assert_frame_equal(read(database, "select * from marts.segment_sizes order by all"), sizes_once)
     pd.testing.assert_frame_equal(read(database, "select * from marts.customer_segments order by all"), segments_once)
     # The backfilled dates were built after 2026-06-30: transitions must still pair every date

@@ -14,10 +14,10 @@
     Portable: the step queries are ANSI SQL (group by, joins, least) and the table work goes
     through dbt's adapter-dispatched operations (get_create_table_as_sql, drop_relation,
     rename_relation); an adapter that needs something else overrides
-    <adapter>__connected_components (adapter.dispatch, search namespace customer_segments).
+    <adapter>__connected_components (adapter.dispatch, search namespace segments_warehouse).
 -#}
 {% macro connected_components(nodes_relation, edges_relation, max_iterations) %}
-    {{ return(adapter.dispatch('connected_components', 'customer_segments')(
+    {{ return(adapter.dispatch('connected_components', 'segments_warehouse')(
         nodes_relation, edges_relation, max_iterations
     )) }}
 {% endmacro %}

@@ -28,7 +28,7 @@
     Dispatched so another engine can supply its own regular-expression function.
 -#}
 {% macro is_valid_email(column) -%}
-    {{ return(adapter.dispatch('is_valid_email', 'customer_segments')(column)) }}
+    {{ return(adapter.dispatch('is_valid_email', 'segments_warehouse')(column)) }}
 {%- endmacro %}
 
 {% macro default__is_valid_email(column) -%}
@@ -53,7 +53,7 @@
     and replayed. Dispatched: DuckDB turns a whole row into a struct by table alias.
 -#}
 {% macro row_to_json(table_alias) -%}
-    {{ return(adapter.dispatch('row_to_json', 'customer_segments')(table_alias)) }}
+    {{ return(adapter.dispatch('row_to_json', 'segments_warehouse')(table_alias)) }}
 {%- endmacro %}
 
 {% macro duckdb__row_to_json(table_alias) -%}

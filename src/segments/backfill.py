@@ -1,7 +1,7 @@
 """``segments backfill --from DATE --to DATE --every month``: build successive as-of dates.
 
-For each as-of date, oldest first, runs ``dbt build`` on the as-of-dependent models
-(int_as_of_date and everything downstream: features, segments, their tests) with
+For each as-of date, oldest first, runs ``dbt build --selector as_of_rebuild`` (selectors.yml:
+int_as_of_date and everything downstream: features, segments, their tests) with
 ``--vars '{as_of_date: ...}'``. The segment history models replace the rows of the date
 they build, so running a date again never duplicates it. A date whose build fails stops
 the backfill; the segments that moved at that date (if its drift gate failed) are printed.
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     for as_of_date in dates:
         print(f"building as of {as_of_date}", flush=True)
         result = subprocess.run(
-            [dbt, "build", "--select", "int_as_of_date+",
+            [dbt, "build", "--selector", "as_of_rebuild",
              "--vars", json.dumps({"as_of_date": as_of_date.isoformat()})],
             cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True,
         )

@@ -4,7 +4,31 @@
     A CRM account is seen from its created_at; an email or phone from the time it appears
     on the account: created_at if the account's earliest version carries it, otherwise the
     updated_at of the first version that does (an email that replaced another is new).
+    Each sighting below is one identifier column of one import CTE, with the columns whose
+    earliest and latest values say when it was first and last seen.
 -#}
+{%- set sightings = [
+    {'source_system': 'crm', 'from': 'customer_versions', 'identifier_type': 'customer_id',
+     'column': 'customer_id', 'first_seen': 'created_at', 'last_seen': 'updated_at'},
+    {'source_system': 'crm', 'from': 'crm_version_times', 'identifier_type': 'email',
+     'column': 'email', 'first_seen': 'values_seen_at', 'last_seen': 'updated_at'},
+    {'source_system': 'crm', 'from': 'crm_version_times', 'identifier_type': 'phone',
+     'column': 'phone', 'first_seen': 'values_seen_at', 'last_seen': 'updated_at'},
+    {'source_system': 'shop', 'from': 'orders', 'identifier_type': 'customer_id',
+     'column': 'customer_id', 'first_seen': 'ordered_at', 'last_seen': 'ordered_at'},
+    {'source_system': 'shop', 'from': 'orders', 'identifier_type': 'email',
+     'column': 'email', 'first_seen': 'ordered_at', 'last_seen': 'ordered_at'},
+    {'source_system': 'web', 'from': 'web_events', 'identifier_type': 'anonymous_id',
+     'column': 'anonymous_id', 'first_seen': 'occurred_at', 'last_seen': 'occurred_at'},
+    {'source_system': 'web', 'from': 'web_events', 'identifier_type': 'customer_id',
+     'column': 'customer_id', 'first_seen': 'occurred_at', 'last_seen': 'occurred_at'},
+    {'source_system': 'app', 'from': 'app_events', 'identifier_type': 'device_id',
+     'column': 'device_id', 'first_seen': 'occurred_at', 'last_seen': 'occurred_at'},
+    {'source_system': 'app', 'from': 'app_events', 'identifier_type': 'customer_id',
+     'column': 'customer_id', 'first_seen': 'occurred_at', 'last_seen': 'occurred_at'},
+    {'source_system': 'email', 'from': 'email_events', 'identifier_type': 'email',
+     'column': 'email', 'first_seen': 'occurred_at', 'last_seen': 'occurred_at'},
+] %}
 with
 
 customer_versions as (
@@ -46,129 +70,21 @@ crm_version_times as (
     from customer_versions
 ),
 
-crm_sightings as (
-    select
-        'customer_id' as identifier_type,
-        customer_id as identifier_value,
-        min(created_at) as first_seen_at,
-        max(updated_at) as last_seen_at
-    from customer_versions
-    group by customer_id
-    union all
-    select
-        'email' as identifier_type,
-        email as identifier_value,
-        min(values_seen_at) as first_seen_at,
-        max(updated_at) as last_seen_at
-    from crm_version_times
-    where email is not null
-    group by email
-    union all
-    select
-        'phone' as identifier_type,
-        phone as identifier_value,
-        min(values_seen_at) as first_seen_at,
-        max(updated_at) as last_seen_at
-    from crm_version_times
-    where phone is not null
-    group by phone
-),
-
-shop_sightings as (
-    select
-        'customer_id' as identifier_type,
-        customer_id as identifier_value,
-        min(ordered_at) as first_seen_at,
-        max(ordered_at) as last_seen_at
-    from orders
-    where customer_id is not null
-    group by customer_id
-    union all
-    select
-        'email' as identifier_type,
-        email as identifier_value,
-        min(ordered_at) as first_seen_at,
-        max(ordered_at) as last_seen_at
-    from orders
-    where email is not null
-    group by email
-),
-
-web_sightings as (
-    select
-        'anonymous_id' as identifier_type,
-        anonymous_id as identifier_value,
-        min(occurred_at) as first_seen_at,
-        max(occurred_at) as last_seen_at
-    from web_events
-    where anonymous_id is not null
-    group by anonymous_id
-    union all
-    select
-        'customer_id' as identifier_type,
-        customer_id as identifier_value,
-        min(occurred_at) as first_seen_at,
-        max(occurred_at) as last_seen_at
-    from web_events
-    where customer_id is not null
-    group by customer_id
-),
-
-app_sightings as (
-    select
-        'device_id' as identifier_type,
-        device_id as identifier_value,
-        min(occurred_at) as first_seen_at,
-        max(occurred_at) as last_seen_at
-    from app_events
-    where device_id is not null
-    group by device_id
-    union all
-    select
-        'customer_id' as identifier_type,
-        customer_id as identifier_value,
-        min(occurred_at) as first_seen_at,
-        max(occurred_at) as last_seen_at
-    from app_events
-    where customer_id is not null
-    group by customer_id
-),
-
-email_sightings as (
-    select
-        'email' as identifier_type,
-        email as identifier_value,
-        min(occurred_at) as first_seen_at,
-        max(occurred_at) as last_seen_at
-    from email_events
-    group by email
-),
-
 all_sightings as (
-    select
-        'crm' as source_system,
-        *
-    from crm_sightings
-    union all
-    select
-        'shop' as source_system,
-        *
-    from shop_sightings
-    union all
-    select
-        'web' as source_system,
-        *
-    from web_sightings
-    union all
-    select
-        'app' as source_system,
-        *
-    from app_sightings
-    union all
-    select
-        'email' as source_system,
-        *
-    from email_sightings
+    {%- for sighting in sightings %}
+        select
+            '{{ sighting.source_system }}' as source_system,
+            '{{ sighting.identifier_type }}' as identifier_type,
+            {{ sighting.column }} as identifier_value,
+            min({{ sighting.first_seen }}) as first_seen_at,
+            max({{ sighting.last_seen }}) as last_seen_at
+        from {{ sighting['from'] }}
+        where {{ sighting.column }} is not null
+        group by {{ sighting.column }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 )
 
 select * from all_sightings

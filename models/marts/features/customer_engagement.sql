@@ -104,56 +104,58 @@ session_summaries as (
             where {{ in_window(
                 'cast(web_sessions.started_at as date)', var('session_duration_window_days')
             ) }}
-        ) as avg_session_duration_seconds,
-        max(web_sessions.last_add_to_cart_at) filter (
-            where web_sessions.last_add_to_cart_at
-            + to_hours({{ var('cart_abandonment_hours') }}) <= {{ as_of_end() }}
-            and (
-                web_sessions.next_purchase_at is null
-                or web_sessions.next_purchase_at > web_sessions.last_add_to_cart_at
-                + to_hours({{ var('cart_abandonment_hours') }})
-            )
-        ) as last_abandoned_cart_at
+        ) as avg_session_duration_seconds
     from web_sessions
     cross join as_of_dates
     where web_sessions.started_at < {{ as_of_end() }}
     group by web_sessions.customer_key
 ),
 
-abandonment_counts as (
-    select
-        web_sessions.customer_key,
-        {% for days in var('event_windows_days') %}
-            count(*) filter (
-                where {{ in_window('cast(web_sessions.last_add_to_cart_at as date)', days) }}
-            ) as abandoned_carts_{{ days }}d,
-        {% endfor %}
-        count(*) as abandoned_carts
+abandoned_sessions as (
+    {#- The cart-abandonment rule, written once: a session started by the end of the as-of
+        date whose last add-to-cart had no purchase within cart_abandonment_hours, that
+        window having ended by then. -#}
+    select web_sessions.*
     from web_sessions
     cross join as_of_dates
     where
-        web_sessions.last_add_to_cart_at
+        web_sessions.started_at < {{ as_of_end() }}
+        and web_sessions.last_add_to_cart_at
         + to_hours({{ var('cart_abandonment_hours') }}) <= {{ as_of_end() }}
         and (
             web_sessions.next_purchase_at is null
             or web_sessions.next_purchase_at > web_sessions.last_add_to_cart_at
             + to_hours({{ var('cart_abandonment_hours') }})
         )
-    group by web_sessions.customer_key
+),
+
+abandonment_counts as (
+    select
+        abandoned_sessions.customer_key,
+        {% for days in var('event_windows_days') %}
+            count(*) filter (
+                where {{ in_window('cast(abandoned_sessions.last_add_to_cart_at as date)', days) }}
+            ) as abandoned_carts_{{ days }}d,
+        {% endfor %}
+        count(*) as abandoned_carts,
+        max(abandoned_sessions.last_add_to_cart_at) as last_abandoned_cart_at
+    from abandoned_sessions
+    cross join as_of_dates
+    group by abandoned_sessions.customer_key
 ),
 
 purchases_after_abandonment as (
     select
-        session_summaries.customer_key,
+        abandonment_counts.customer_key,
         max(web_sessions.next_purchase_at) as purchase_after_abandonment_at
-    from session_summaries
+    from abandonment_counts
     inner join web_sessions
-        on session_summaries.customer_key = web_sessions.customer_key
+        on abandonment_counts.customer_key = web_sessions.customer_key
     cross join as_of_dates
     where
-        web_sessions.next_purchase_at > session_summaries.last_abandoned_cart_at
+        web_sessions.next_purchase_at > abandonment_counts.last_abandoned_cart_at
         and web_sessions.next_purchase_at < {{ as_of_end() }}
-    group by session_summaries.customer_key
+    group by abandonment_counts.customer_key
 ),
 
 customer_engagement as (
@@ -172,7 +174,7 @@ customer_engagement as (
                 as abandoned_carts_{{ days }}d,
         {% endfor %}
         session_summaries.avg_session_duration_seconds,
-        session_summaries.last_abandoned_cart_at,
+        abandonment_counts.last_abandoned_cart_at,
         purchases_after_abandonment.purchase_after_abandonment_at is not null
             as has_purchased_since_abandonment,
         cast(coalesce(activity_summaries.emails_sent, 0) as bigint) as emails_sent,

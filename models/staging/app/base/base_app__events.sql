@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 with
 
 source_app_events as (

@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 with
 
 source_email_events as (
