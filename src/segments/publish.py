@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # imported by publish() only, so ``segments --help`` stays li
     import duckdb
 
 PUBLISHED_ENVIRONMENT_VARIABLE = "SEGMENTS_PUBLISHED_PATH"
-TEMPORARY_NAME = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp(\.wal)?")
+TEMPORARY_NAME = re.compile(r"\.(?P<name>.+?)\.(?P<pid>\d+)(\.[0-9a-f]{8})?\.tmp(\.wal)?")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
