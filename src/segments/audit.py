@@ -76,7 +76,8 @@ def raw_identity(connection: duckdb.DuckDBPyConnection, catalog: str = "") -> st
     if not has_table(connection, catalog, "raw", "load_manifest"):
         return None
     prefix = f"{catalog}." if catalog else ""
-    return connection.execute(RAW_IDENTITY_SQL.format(catalog=prefix)).fetchall()[0][0]
+    identity = connection.execute(RAW_IDENTITY_SQL.format(catalog=prefix)).fetchall()[0][0]
+    return None if identity is None else str(identity)
 
 
 def latest_build(connection: duckdb.DuckDBPyConnection, catalog: str = "") -> BuildRecord | None:

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only print the segments that moved on the latest as-of date; no suites, no stamp")
 
 
-def print_report(report: "CheckReport") -> None:
+def print_report(report: CheckReport) -> None:
     from segments.gx_checks import SEVERITIES
 
     for suite_name in dict.fromkeys(outcome.suite for outcome in report.outcomes):

@@ -22,9 +22,10 @@ and passed (segments.audit). The published file may never be the warehouse itsel
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,7 +98,7 @@ def remove_stale_temporaries(published: Path) -> None:
             candidate.unlink(missing_ok=True)
 
 
-def copy_relations(connection: "duckdb.DuckDBPyConnection", relations: list[tuple[str, str]]) -> None:
+def copy_relations(connection: duckdb.DuckDBPyConnection, relations: list[tuple[str, str]]) -> None:
     """Copy each relation from catalog warehouse into catalog publication, with its comments."""
     for schema in sorted({schema for schema, _ in relations}):
         connection.execute(f"create schema if not exists publication.{quote(schema)}")
@@ -126,13 +127,7 @@ def publish(database: Path, published: Path, force: bool = False) -> list[str]:
 
     import duckdb
 
-    from segments.audit import (
-        latest_build,
-        one_line,
-        publish_relations,
-        stamp_refusal,
-        vouching_build,
-    )
+    from segments.audit import one_line, publish_relations, stamp_refusal, vouching_build
 
     if not database.exists():
         raise CommandError(f"warehouse {database} does not exist: run make build first")
@@ -155,9 +150,8 @@ def publish(database: Path, published: Path, force: bool = False) -> list[str]:
                 refusal = stamp_refusal(database, build)
             if refusal or build is None:
                 raise CommandError(f"refusing to publish {database}: {refusal} (--force publishes anyway)")
-        build = build or latest_build(connection, "warehouse")
         relations = publish_relations(connection, build.invocation_id, "warehouse") if build else []
-        if not relations:
+        if build is None or not relations:
             raise CommandError(f"{database} records no relation marked publish (config meta publish: true) "
                                "for its last dbt build: run dbt build")
         existing = set(connection.execute(
@@ -176,7 +170,7 @@ def publish(database: Path, published: Path, force: bool = False) -> list[str]:
             "create table publication.marts.publication as select ? as published_at, "
             "(select max(as_of_date) from publication.marts.customer_segments) as latest_as_of_date, "
             "? as tables, ? as build_invocation_id",
-            [datetime.now(timezone.utc).replace(tzinfo=None), ",".join(names), build.invocation_id],
+            [datetime.now(UTC).replace(tzinfo=None), ",".join(names), build.invocation_id],
         )
         connection.execute("checkpoint publication")
         connection.execute("detach publication")
@@ -193,10 +187,8 @@ def publish(database: Path, published: Path, force: bool = False) -> list[str]:
     finally:
         connection.close()
         for leftover in (staging_file, staging_wal):
-            try:
+            with contextlib.suppress(OSError):
                 leftover.unlink(missing_ok=True)
-            except OSError:
-                pass
     return names
 
 
