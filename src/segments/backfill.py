@@ -18,7 +18,7 @@ from calendar import monthrange
 from datetime import date, timedelta
 from pathlib import Path
 
-from segments.check import print_moved_segments
+from segments.drift_report import print_moved_segments
 from segments.errors import CommandError
 from segments.warehouse import DATABASE_ENVIRONMENT_VARIABLE, add_database_argument, resolve_database
 

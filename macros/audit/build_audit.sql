@@ -1,0 +1,170 @@
+{#-
+    The build audit: what the warehouse says about the dbt build that made it. segments check
+    and segments publish read it (schema audit), never target/run_results.json.
+
+    on-run-start (audit_build_started): a build, run, seed or snapshot invocation inserts its
+    row into audit.dbt_builds with status 'started' before any model runs, committed at
+    once, so a build killed part-way leaves the latest row 'started' and nothing passes.
+    Read-only commands (test, compile, docs generate, show, ls) do nothing. The hooks return
+    their SQL, which dbt runs outside a transaction: each statement commits on its own (so the
+    macros must not query while compiling, which would open a transaction dbt rolls back).
+
+    on-run-end (audit_build_finished): a run, seed or snapshot ends 'partial' (it changed
+    the warehouse, only a build vouches for it); a build invocation records its outcome: every
+    node's status (audit.dbt_node_results), the relations marked config.meta.publish
+    (audit.publish_relations), and status 'passed' only when every result passed (success,
+    pass or warn) and the build was complete: no --select, --exclude, --selector,
+    --resource-type, --exclude-resource-type, --empty or --sample, and every model, seed,
+    snapshot and data test of the project has a result. Anything else is 'failed' or
+    'partial'. The row keeps the raw data identity read at the start, so a later
+    segments load (which rewrites raw.load_manifest) no longer matches it.
+-#}
+
+{% macro audit_build_started() %}
+    {%- if execute and flags.WHICH in ('build', 'run', 'seed', 'snapshot') -%}
+        {{ audit_create_tables_sql() }}
+        insert into audit.dbt_builds (build_number, invocation_id, command, started_at, status, raw_identity)
+        select
+            coalesce(max(build_number), 0) + 1,
+            '{{ invocation_id }}',
+            '{{ flags.WHICH }}',
+            current_timestamp,
+            'started',
+            null,
+        from audit.dbt_builds;
+        {#- a separate statement: without raw data it fails the hook, after the row invalidated any pass #}
+        update audit.dbt_builds
+        set raw_identity = ({{ raw_data_identity_sql() }})
+        where invocation_id = '{{ invocation_id }}';
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro audit_create_tables_sql() %}
+    create schema if not exists audit;
+    create table if not exists audit.dbt_builds (
+        build_number integer,
+        invocation_id varchar,
+        command varchar,
+        started_at timestamp with time zone,
+        finished_at timestamp with time zone,
+        status varchar,
+        raw_identity varchar,
+        reason varchar,
+    );
+    create table if not exists audit.dbt_node_results (
+        invocation_id varchar,
+        unique_id varchar,
+        resource_type varchar,
+        status varchar,
+    );
+    create table if not exists audit.publish_relations (
+        invocation_id varchar,
+        unique_id varchar,
+        schema_name varchar,
+        table_name varchar,
+    );
+{% endmacro %}
+
+
+{% macro audit_build_finished(results) %}
+    {%- if execute and flags.WHICH in ('run', 'seed', 'snapshot') -%}
+        update audit.dbt_builds
+        set finished_at = current_timestamp, status = 'partial', reason = 'dbt {{ flags.WHICH }} is not a build'
+        where invocation_id = '{{ invocation_id }}';
+    {%- elif execute and flags.WHICH == 'build' -%}
+        {%- set passing_statuses = ('success', 'pass', 'warn') -%}
+        {%- set executed = [] -%}
+        {%- set failures = [] -%}
+        {%- set node_rows = [] -%}
+        {%- for result in results -%}
+            {%- do executed.append(result.node.unique_id) -%}
+            {%- if result.status not in passing_statuses -%}
+                {%- do failures.append(result.node.unique_id ~ ': ' ~ result.status) -%}
+            {%- endif -%}
+            {%- do node_rows.append(
+                "('" ~ invocation_id ~ "', " ~ audit_literal(result.node.unique_id) ~ ", "
+                ~ audit_literal(result.node.resource_type) ~ ", " ~ audit_literal(result.status) ~ ")"
+            ) -%}
+        {%- endfor -%}
+
+        {%- set missing = [] -%}
+        {%- set publish_rows = [] -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- set materialized = node.config.materialized -%}
+            {%- if node.resource_type in ('model', 'seed', 'snapshot', 'test')
+                and materialized != 'ephemeral' and node.unique_id not in executed -%}
+                {%- do missing.append(node.unique_id) -%}
+            {%- endif -%}
+            {%- if node.resource_type == 'model' and (node.config.meta or {}).get('publish') is true -%}
+                {%- do publish_rows.append(
+                    "('" ~ invocation_id ~ "', " ~ audit_literal(node.unique_id) ~ ", "
+                    ~ audit_literal(node.schema) ~ ", " ~ audit_literal(node.alias or node.name) ~ ")"
+                ) -%}
+            {%- endif -%}
+        {%- endfor -%}
+
+        {%- set selection = [] -%}
+        {%- for argument in ('select', 'exclude', 'selector', 'resource_types', 'exclude_resource_types') -%}
+            {%- if invocation_args_dict.get(argument) -%}
+                {%- do selection.append('--' ~ argument | replace('_', '-')) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- for argument in ('empty', 'sample') -%}
+            {%- if invocation_args_dict.get(argument) -%}
+                {%- do selection.append('--' ~ argument) -%}
+            {%- endif -%}
+        {%- endfor -%}
+
+        {%- if failures -%}
+            {%- set status = 'failed' -%}
+            {%- set reason = failures | length ~ ' node(s) did not pass: ' ~ (failures[:5] | join('; ')) -%}
+        {%- elif selection or missing -%}
+            {%- set status = 'partial' -%}
+            {%- set reason = 'not a full build ('
+                ~ ((selection | join(', ')) if selection else (missing | length ~ ' node(s) not run, e.g. ' ~ missing[0]))
+                ~ ')' -%}
+        {%- else -%}
+            {%- set status = 'passed' -%}
+            {%- set reason = results | length ~ ' node(s) passed' -%}
+        {%- endif -%}
+
+        {{ audit_create_tables_sql() }}
+        {%- if node_rows %}
+        insert into audit.dbt_node_results values {{ node_rows | join(', ') }};
+        {%- endif %}
+        {%- if publish_rows %}
+        insert into audit.publish_relations values {{ publish_rows | join(', ') }};
+        {%- endif %}
+        {#- the status is written last (each statement commits): a build killed before it stays 'started' #}
+        update audit.dbt_builds
+        set finished_at = current_timestamp, status = '{{ status }}', reason = {{ audit_literal(reason) }}
+        where invocation_id = '{{ invocation_id }}';
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro audit_literal(text) -%}
+    '{{ text | string | replace("'", "''") }}'
+{%- endmacro %}
+
+
+{#-
+    The identity of the loaded raw data: a hash of raw.load_manifest, which segments load
+    rewrites (row counts and load time of every table) in the transaction that replaces the
+    raw tables. Every column of the manifest counts, so a column the loader adds later (a
+    load id) counts too. segments.audit.RAW_IDENTITY_SQL computes the same value: keep them
+    identical. Null when nothing was loaded.
+-#}
+{% macro raw_data_identity_sql() %}
+    {{ return(adapter.dispatch('raw_data_identity_sql')()) }}
+{% endmacro %}
+
+{% macro default__raw_data_identity_sql() %}
+    {{ exceptions.raise_compiler_error('raw_data_identity_sql is implemented for duckdb only') }}
+{% endmacro %}
+
+{% macro duckdb__raw_data_identity_sql() -%}
+    select md5(string_agg(cast(manifest as varchar), chr(10) order by cast(manifest as varchar)))
+    from raw.load_manifest as manifest
+{%- endmacro %}
