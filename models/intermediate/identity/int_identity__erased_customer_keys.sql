@@ -36,7 +36,8 @@ erased_crm_phones as (
     select distinct crm_identifiers.phone
     from crm_identifiers
     inner join erased_identifiers
-        on {{ erased_key_matches("'customer_id'", 'crm_identifiers.customer_id') }}
+        on
+            {{ erased_key_matches("'customer_id'", 'crm_identifiers.customer_id') }}
             or {{ erased_key_matches("'email'", 'crm_identifiers.email') }}
     where crm_identifiers.phone is not null
 ),

@@ -35,7 +35,8 @@ erasure_matches as (
     select distinct normalised.raw_row_id
     from normalised
     inner join erased_identifiers
-        on {{ erased_key_matches("'customer_id'", 'normalised.customer_id') }}
+        on
+            {{ erased_key_matches("'customer_id'", 'normalised.customer_id') }}
             or {{ erased_key_matches("'email'", 'normalised.email') }}
 ),
 
