@@ -2,7 +2,8 @@
     True when the identifier (type_column, value_column) matches the row of the seed
     identity_blocklist aliased blocklist_alias. Used by identity (an identifier that
     matches links nobody) and by erasure (the closure never walks through one), so both
-    read the seed the same way. Every comparison ignores case ('NULL', 'Unknown').
+    read the seed the same way. Every comparison ignores case ('NULL', 'Unknown'), and the
+    seed's patterns are normalised like identifiers (nfkc_normalize, unicode_trim).
 
     match_type:
     - exact: the value equals value_pattern (a null value_pattern stands for '');
@@ -14,17 +15,19 @@
 -#}
 {% macro matches_blocklist(type_column, value_column, blocklist_alias='blocklist', country_code_max_digits=3) -%}
     {%- set pattern = blocklist_alias ~ '.value_pattern' -%}
+    {#- the seed's text goes through the same Unicode normalisation as the identifiers -#}
+    {%- set normalised_pattern = unicode_trim(nfkc_normalize(pattern)) -%}
     {%- set minimum_repeated_digits = 'cast(case when ' ~ blocklist_alias
         ~ ".match_type = 'repeated_digit' then " ~ pattern ~ ' end as integer)' -%}
     {{ blocklist_alias }}.identifier_type in ('any', {{ type_column }})
     and (
         (
             {{ blocklist_alias }}.match_type = 'exact'
-            and lower({{ value_column }}) = lower(coalesce({{ pattern }}, ''))
+            and lower({{ value_column }}) = lower(coalesce({{ normalised_pattern }}, ''))
         )
         or (
             {{ blocklist_alias }}.match_type = 'like'
-            and lower({{ value_column }}) like lower({{ pattern }})
+            and lower({{ value_column }}) like lower({{ normalised_pattern }})
         )
         or (
             {{ blocklist_alias }}.match_type = 'repeated_digit'

@@ -3,24 +3,127 @@
     the same way wherever it appears (identity resolution depends on it).
 -#}
 
-{#- Trimmed text; an empty or blank string becomes null. -#}
+{#-
+    Invisible characters removed from every text value wherever they stand: zero-width
+    space, non-joiner and joiner (U+200B-U+200D), word joiner (U+2060), byte-order mark
+    (U+FEFF), Mongolian vowel separator (U+180E) and soft hyphen (U+00AD).
+-#}
+{% macro invisible_characters_class() -%}
+    [\x{00AD}\x{180E}\x{200B}-\x{200D}\x{2060}\x{FEFF}]
+{%- endmacro %}
+
+{#-
+    Blank characters trimmed from both ends of every text value: every Unicode space
+    separator (category Z: U+0020, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F,
+    U+205F, U+3000) and the controls tab, LF, VT, FF, CR and NEL (U+0085).
+-#}
+{% macro blank_characters_class() -%}
+    [\p{Z}\t\n\x{000B}\f\r\x{0085}]
+{%- endmacro %}
+
+{#-
+    "Trimmed": invisible characters removed everywhere, then blanks removed at both ends.
+    Dispatched: the regular-expression syntax is engine specific.
+-#}
+{% macro unicode_trim(column) -%}
+    {{ return(adapter.dispatch('unicode_trim', 'customer_segments')(column)) }}
+{%- endmacro %}
+
+{% macro default__unicode_trim(column) -%}
+    regexp_replace(
+        regexp_replace({{ column }}, '{{ invisible_characters_class() }}', '', 'g'),
+        '^{{ blank_characters_class() }}+|{{ blank_characters_class() }}+$',
+        '',
+        'g'
+    )
+{%- endmacro %}
+
+{#-
+    Unicode compatibility normalisation of an identifier (NFKC where the engine has it).
+    DuckDB has only nfc_normalize, so the compatibility characters met in typed
+    identifiers are mapped explicitly after NFC: the fullwidth ASCII forms U+FF01-U+FF5E
+    (a fullwidth @, letter or digit) to ASCII, and the Latin ligatures U+FB00-U+FB06.
+    Dispatched: an engine with a real NFKC function overrides it.
+-#}
+{% macro nfkc_normalize(column) -%}
+    {{ return(adapter.dispatch('nfkc_normalize', 'customer_segments')(column)) }}
+{%- endmacro %}
+
+{% macro default__nfkc_normalize(column) -%}
+    {%- set fullwidth = namespace(source='', target='') -%}
+    {%- for code_point in range(65281, 65375) -%}
+        {%- set fullwidth.source = fullwidth.source ~ ('%c' % code_point) -%}
+        {%- set fullwidth.target = fullwidth.target ~ ('%c' % (code_point - 65248)) -%}
+    {%- endfor -%}
+    {%- set ligatures = [
+        ('\ufb00', 'ff'), ('\ufb01', 'fi'), ('\ufb02', 'fl'), ('\ufb03', 'ffi'),
+        ('\ufb04', 'ffl'), ('\ufb05', 'st'), ('\ufb06', 'st'),
+    ] -%}
+    {%- set mapped = namespace(sql="translate(nfc_normalize(" ~ column ~ "), '"
+        ~ (fullwidth.source | replace("'", "''")) ~ "', '"
+        ~ (fullwidth.target | replace("'", "''")) ~ "')") -%}
+    {%- for ligature, letters in ligatures -%}
+        {%- set mapped.sql = "replace(" ~ mapped.sql ~ ", '" ~ ligature ~ "', '" ~ letters ~ "')" -%}
+    {%- endfor -%}
+    {{ mapped.sql }}
+{%- endmacro %}
+
+{#- Trimmed text (see unicode_trim); an empty or blank string becomes null. -#}
 {% macro clean_text(column) -%}
-    nullif(trim({{ column }}), '')
+    nullif({{ unicode_trim(column) }}, '')
 {%- endmacro %}
 
-{#- Email: trimmed and lowercased; blank becomes null. -#}
+{#-
+    An identifier (customer_id, cookie, device, order, event or request id): compatibility
+    normalised (nfkc_normalize), then trimmed; blank becomes null. Every model that compares
+    identifiers (staging, erasure, the blocklist) goes through these macros.
+-#}
+{% macro clean_identifier(column) -%}
+    nullif({{ unicode_trim(nfkc_normalize(column)) }}, '')
+{%- endmacro %}
+
+{#- Email: compatibility normalised, trimmed and lowercased; blank becomes null. -#}
 {% macro normalize_email(column) -%}
-    nullif(lower(trim({{ column }})), '')
+    nullif(lower({{ unicode_trim(nfkc_normalize(column)) }}), '')
 {%- endmacro %}
 
-{#- Phone: digits only; a value without digits becomes null. -#}
+{#-
+    Phone: compatibility normalised, letters mapped to their telephone keypad digit
+    (ABC=2, DEF=3, GHI=4, JKL=5, MNO=6, PQRS=7, TUV=8, WXYZ=9: 1-800-FLOWERS is
+    18003569377), then digits only; a value without digits becomes null. Whether the
+    result can name one line is is_malformed_phone's job.
+-#}
 {% macro normalize_phone(column) -%}
-    nullif(regexp_replace({{ column }}, '[^0-9]', '', 'g'), '')
+    nullif(
+        regexp_replace(
+            translate(
+                upper({{ nfkc_normalize(column) }}),
+                'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+                '22233344455566677778889999'
+            ),
+            '[^0-9]',
+            '',
+            'g'
+        ),
+        ''
+    )
+{%- endmacro %}
+
+{#-
+    True when a normalised (digits only) phone has fewer than phone_min_digits or more than
+    phone_max_digits digits: it cannot name one line, so its row is quarantined as
+    malformed_phone and the value never links anyone.
+-#}
+{% macro is_malformed_phone(column) -%}
+    (
+        length({{ column }}) < {{ var('phone_min_digits') }}
+        or length({{ column }}) > {{ var('phone_max_digits') }}
+    )
 {%- endmacro %}
 
 {#- Enumeration value: trimmed and lowercased; blank becomes null. -#}
 {% macro normalize_enum(column) -%}
-    nullif(lower(trim({{ column }})), '')
+    nullif(lower({{ unicode_trim(column) }}), '')
 {%- endmacro %}
 
 {#-

@@ -55,7 +55,9 @@ leaked_identifiers as (
     from identity_identifiers
     inner join erased_identifiers
         on identity_identifiers.identifier_type = erased_identifiers.identifier_type
-            and identity_identifiers.identifier_value = erased_identifiers.identifier_value
+            and {{ identifier_key(
+                'identity_identifiers.identifier_type', 'identity_identifiers.identifier_value'
+            ) }} = erased_identifiers.identifier_key
 )
 
 select * from leaked_identifiers

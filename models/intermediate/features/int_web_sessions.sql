@@ -1,8 +1,9 @@
 {#-
     One row per attributed web session (customer_key, session_id) as known by the end of
     the as-of date: start, end, duration, the last add-to-cart, and the customer's first
-    purchase after it: a web or app purchase event (in any session) or a completed order
-    in any channel (web, app, store). Only rows before the end of the as-of day are read,
+    purchase after it: a web or app purchase event (in any session, or in none: a web
+    purchase without a session_id counts too) or a completed order in any channel (web,
+    app, store). Sessions themselves are built from events with a session_id only. Only rows before the end of the as-of day are read,
     so a session or purchase continuing after it changes nothing.
 -#}
 with
@@ -47,10 +48,14 @@ sessions as (
 
 web_purchases as (
     select
-        customer_key,
-        occurred_at as purchased_at
-    from attributed_events
-    where event_type = 'purchase'
+        web_events.customer_key,
+        web_events.occurred_at as purchased_at
+    from web_events
+    cross join as_of_dates
+    where
+        web_events.customer_key is not null
+        and web_events.event_type = 'purchase'
+        and web_events.occurred_at < {{ as_of_end() }}
 ),
 
 app_purchases as (

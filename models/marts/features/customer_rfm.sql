@@ -1,5 +1,7 @@
 {#-
-    Recency, frequency and monetary value per customer as of the as-of date.
+    Recency, frequency and monetary value per customer as of the as-of date. Money is
+    summed and averaged exactly in money_type() (decimal(38, 2)): a sum of decimal(18, 2)
+    totals does not fit decimal(18, 2).
     A qualifying order is completed, has a positive total and was placed by the end of
     the as-of date.
 -#}
@@ -37,14 +39,15 @@ order_summaries as (
         max(known_orders.ordered_at) filter (where known_orders.is_qualifying) as last_order_at,
         count(*) filter (where known_orders.is_qualifying) as frequency,
         coalesce(
-            sum(known_orders.order_total) filter (where known_orders.is_qualifying), 0
+            {{ money_sum('known_orders.order_total') }} filter (where known_orders.is_qualifying),
+            0
         ) as monetary,
         {% for days in var('order_windows_days') %}
             count(*) filter (
                 where known_orders.is_qualifying
                 and {{ in_window('known_orders.ordered_date', days) }}
             ) as frequency_{{ days }}d,
-            coalesce(sum(known_orders.order_total) filter (
+            coalesce({{ money_sum('known_orders.order_total') }} filter (
                 where known_orders.is_qualifying
                 and {{ in_window('known_orders.ordered_date', days) }}
             ), 0) as monetary_{{ days }}d,
@@ -64,18 +67,17 @@ customer_rfm as (
         order_summaries.last_order_at,
         {{ days_before_as_of('order_summaries.last_order_at') }} as recency_days,
         coalesce(order_summaries.frequency, 0) as frequency,
-        cast(coalesce(order_summaries.monetary, 0) as decimal(18, 2)) as monetary,
-        cast(
-            order_summaries.monetary / nullif(order_summaries.frequency, 0) as decimal(18, 2)
-        ) as avg_order_value,
+        cast(coalesce(order_summaries.monetary, 0) as {{ money_type() }}) as monetary,
+        {{ money_ratio('order_summaries.monetary', 'order_summaries.frequency') }}
+            as avg_order_value,
         {% for days in var('order_windows_days') %}
             coalesce(order_summaries.frequency_{{ days }}d, 0) as frequency_{{ days }}d,
-            cast(coalesce(order_summaries.monetary_{{ days }}d, 0) as decimal(18, 2))
+            cast(coalesce(order_summaries.monetary_{{ days }}d, 0) as {{ money_type() }})
                 as monetary_{{ days }}d,
-            cast(
-                order_summaries.monetary_{{ days }}d
-                / nullif(order_summaries.frequency_{{ days }}d, 0) as decimal(18, 2)
-            ) as avg_order_value_{{ days }}d,
+            {{ money_ratio(
+                'order_summaries.monetary_' ~ days ~ 'd',
+                'order_summaries.frequency_' ~ days ~ 'd',
+            ) }} as avg_order_value_{{ days }}d,
         {% endfor %}
         coalesce(order_summaries.returned_orders, 0) as returned_orders,
         coalesce(order_summaries.cancelled_orders, 0) as cancelled_orders,

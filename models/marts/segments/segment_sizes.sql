@@ -46,7 +46,8 @@ members as (
         segment_memberships.segment_family,
         segment_memberships.segment_name,
         count(*) as customers,
-        avg(customer_segments.monetary) as average_monetary
+        {{ money_ratio(money_sum('customer_segments.monetary'), 'count(*)') }}
+            as average_monetary
     from segment_memberships
     inner join customer_segments
         on segment_memberships.as_of_date = customer_segments.as_of_date
@@ -67,7 +68,7 @@ segment_sizes as (
         coalesce(
             cast(members.customers as double) / nullif(populations.customers, 0), 0
         ) as share,  -- noqa: RF04
-        cast(members.average_monetary as decimal(18, 2)) as average_monetary
+        members.average_monetary
     from segment_catalog
     cross join populations
     left join members

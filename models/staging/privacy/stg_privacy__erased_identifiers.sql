@@ -6,6 +6,10 @@
     quarantine for audit, but what it names is still erased). A placeholder (a value
     matching the seed identity_blocklist) names nobody and is never erased.
 
+    Identifiers are held only as identifier_key (salted md5 of "type:value", macro
+    identifier_key): the requests, and this list, must not keep in clear what they erase.
+    Staging models compare the key of each row's normalised identifier with these keys.
+
     Closure: customer_ids and emails are linked when one raw record carries both (any CRM
     version, any order). The erased set is every identifier reachable from a seed over
     these links, computed to a fixed point by a recursive CTE (it ends because the set
@@ -36,25 +40,25 @@ blocklist as (
 requested_identifiers as (
     select
         'customer_id' as identifier_type,
-        customer_id as identifier_value
+        customer_id_key as identifier_key
     from erasure_requests
-    where customer_id is not null
+    where customer_id_key is not null
     union
     select
         'email' as identifier_type,
-        email as identifier_value
+        email_key as identifier_key
     from erasure_requests
-    where email is not null and {{ is_valid_email('email') }}
+    where email_key is not null
 ),
 
 record_links as (
     select
-        {{ clean_text('customer_id') }} as customer_id,
+        {{ clean_identifier('customer_id') }} as customer_id,
         {{ normalize_email('email') }} as email
     from source_customers
     union
     select
-        {{ clean_text('customer_id') }} as customer_id,
+        {{ clean_identifier('customer_id') }} as customer_id,
         {{ normalize_email('email') }} as email
     from source_orders
 ),
@@ -77,11 +81,6 @@ linked_identifiers as (
         'email' as identifier_type,
         email as identifier_value
     from customer_email_links
-    union
-    select
-        identifier_type,
-        identifier_value
-    from requested_identifiers
 ),
 
 placeholder_identifiers as (
@@ -113,8 +112,9 @@ unwalkable_identifiers as (
 
 walkable_links as (
     select
-        customer_email_links.customer_id,
-        customer_email_links.email
+        {{ identifier_key("'customer_id'", 'customer_email_links.customer_id') }}
+            as customer_id_key,
+        {{ identifier_key("'email'", 'customer_email_links.email') }} as email_key
     from customer_email_links
     left join unwalkable_identifiers as unwalkable_customers
         on unwalkable_customers.identifier_type = 'customer_id'
@@ -130,49 +130,38 @@ walkable_links as (
 directed_links as (
     select
         'customer_id' as from_type,
-        customer_id as from_value,
+        customer_id_key as from_key,
         'email' as to_type,
-        email as to_value
+        email_key as to_key
     from walkable_links
     union all
     select
         'email' as from_type,
-        email as from_value,
+        email_key as from_key,
         'customer_id' as to_type,
-        customer_id as to_value
+        customer_id_key as to_key
     from walkable_links
 ),
 
-erasure_seeds as (
-    select
-        requested_identifiers.identifier_type,
-        requested_identifiers.identifier_value
-    from requested_identifiers
-    left join placeholder_identifiers
-        on requested_identifiers.identifier_type = placeholder_identifiers.identifier_type
-            and requested_identifiers.identifier_value = placeholder_identifiers.identifier_value
-    where placeholder_identifiers.identifier_value is null
-),
-
-erasure_closure (identifier_type, identifier_value) as (
+erasure_closure (identifier_type, identifier_key) as (
     select
         identifier_type,
-        identifier_value
-    from erasure_seeds
+        identifier_key
+    from requested_identifiers
     union
     select
         directed_links.to_type as identifier_type,
-        directed_links.to_value as identifier_value
+        directed_links.to_key as identifier_key
     from erasure_closure
     inner join directed_links
         on erasure_closure.identifier_type = directed_links.from_type
-            and erasure_closure.identifier_value = directed_links.from_value
+            and erasure_closure.identifier_key = directed_links.from_key
 ),
 
 erased_identifiers as (
     select
         identifier_type,
-        identifier_value
+        identifier_key
     from erasure_closure
 )
 

@@ -1,3 +1,4 @@
+{#- One row per accepted erasure request; what it names is kept only as identifier keys. -#}
 with
 
 checked_erasure_requests as (
@@ -7,8 +8,8 @@ checked_erasure_requests as (
 accepted as (
     select
         request_id,
-        customer_id,
-        email,
+        customer_id_key,
+        email_key,
         requested_at
     from checked_erasure_requests
     where rejection_reason is null and not is_duplicate

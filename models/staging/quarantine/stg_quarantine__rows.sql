@@ -1,6 +1,7 @@
 {#-
     Every raw row that staging rejected, with the reason. The raw row is kept as JSON for
-    inspection and replay, except for erased rows, whose content must not survive.
+    inspection and replay, except for erased rows, whose content must not survive, and
+    the identifiers a quarantined erasure request names (staged_tables redacted_columns).
 -#}
 {%- set tables = staged_tables() %}
 
@@ -8,7 +9,8 @@ with
 
 {% for table in tables -%}
     raw_{{ table.table }} as (
-        select * from {{ source(table.source, table.table) }}
+        select {{ select_star_redacted(table.get('redacted_columns', [])) }}
+        from {{ source(table.source, table.table) }}
     ),
 
     checked_{{ table.table }} as (

@@ -8,20 +8,14 @@ erased_identifiers as (
     select * from {{ ref('stg_privacy__erased_identifiers') }}
 ),
 
-erased_customer_ids as (
-    select identifier_value as customer_id
-    from erased_identifiers
-    where identifier_type = 'customer_id'
-),
-
 normalised as (
     select
         _raw_row_id as raw_row_id,
         _loaded_at as loaded_at,
-        {{ clean_text('event_id') }} as event_id,
-        {{ clean_text('device_id') }} as device_id,
-        {{ clean_text('user_id') }} as customer_id,
-        {{ clean_text('session_id') }} as session_id,
+        {{ clean_identifier('event_id') }} as event_id,
+        {{ clean_identifier('device_id') }} as device_id,
+        {{ clean_identifier('user_id') }} as customer_id,
+        {{ clean_identifier('session_id') }} as session_id,
         {{ normalize_enum('event_name') }} as event_name,
         occurred_at,
         {{ normalize_enum('platform') }} as platform,
@@ -33,7 +27,7 @@ validated as (
     select
         normalised.*,
         case
-            when erased_customer_ids.customer_id is not null then 'erased'
+            when erased_identifiers.identifier_key is not null then 'erased'
             when normalised.event_id is null then 'missing_key'
             when normalised.device_id is null and normalised.customer_id is null
                 then 'missing_identifier'
@@ -44,8 +38,8 @@ validated as (
                 then 'unknown_event_type'
         end as rejection_reason
     from normalised
-    left join erased_customer_ids
-        on normalised.customer_id = erased_customer_ids.customer_id
+    left join erased_identifiers
+        on {{ erased_key_matches("'customer_id'", 'normalised.customer_id') }}
 ),
 
 ranked as (
@@ -53,6 +47,19 @@ ranked as (
         * exclude (is_in_future),
         {{ is_superseded(['event_id'], 'raw_row_id') }} as is_duplicate
     from validated
+),
+
+redacted as (
+    select
+        raw_row_id,
+        loaded_at,
+        event_id,
+        {{- redact_erased([
+            'device_id', 'customer_id', 'session_id', 'event_name', 'occurred_at', 'platform',
+        ]) }}
+        rejection_reason,
+        is_duplicate
+    from ranked
 )
 
-select * from ranked
+select * from redacted

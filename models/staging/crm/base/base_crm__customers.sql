@@ -8,23 +8,11 @@ erased_identifiers as (
     select * from {{ ref('stg_privacy__erased_identifiers') }}
 ),
 
-erased_customer_ids as (
-    select identifier_value as customer_id
-    from erased_identifiers
-    where identifier_type = 'customer_id'
-),
-
-erased_emails as (
-    select identifier_value as email
-    from erased_identifiers
-    where identifier_type = 'email'
-),
-
 normalised as (
     select
         _raw_row_id as raw_row_id,
         _loaded_at as loaded_at,
-        {{ clean_text('customer_id') }} as customer_id,
+        {{ clean_identifier('customer_id') }} as customer_id,
         {{ normalize_email('email') }} as email,
         {{ normalize_phone('phone') }} as phone,
         {{ clean_text('first_name') }} as first_name,
@@ -41,22 +29,31 @@ normalised as (
     from source_customers
 ),
 
+erasure_matches as (
+    select distinct normalised.raw_row_id
+    from normalised
+    inner join erased_identifiers
+        on
+            {{ erased_key_matches("'customer_id'", 'normalised.customer_id') }}
+            or {{ erased_key_matches("'email'", 'normalised.email') }}
+),
+
 validated as (
     select
         normalised.*,
         case
-            when erased_customer_ids.customer_id is not null
-                or erased_emails.email is not null then 'erased'
+            when erasure_matches.raw_row_id is not null then 'erased'
             when normalised.customer_id is null then 'missing_key'
             when normalised.email is not null
                 and not {{ is_valid_email('normalised.email') }} then 'malformed_email'
+            when normalised.phone is not null
+                and {{ is_malformed_phone('normalised.phone') }} then 'malformed_phone'
+            when normalised.updated_at is null then 'missing_timestamp'
             when normalised.is_in_future then 'future_timestamp'
         end as rejection_reason
     from normalised
-    left join erased_customer_ids
-        on normalised.customer_id = erased_customer_ids.customer_id
-    left join erased_emails
-        on normalised.email = erased_emails.email
+    left join erasure_matches
+        on normalised.raw_row_id = erasure_matches.raw_row_id
 ),
 
 flagged as (
@@ -65,6 +62,20 @@ flagged as (
         {{ is_superseded(['customer_id'], 'updated_at desc nulls last, raw_row_id desc') }}
             as is_duplicate
     from validated
+),
+
+redacted as (
+    select
+        raw_row_id,
+        loaded_at,
+        {{- redact_erased([
+            'customer_id', 'email', 'phone', 'first_name', 'last_name', 'birth_date',
+            'gender', 'city', 'country', 'loyalty_tier', 'is_marketing_opted_in',
+            'created_at', 'updated_at',
+        ]) }}
+        rejection_reason,
+        is_duplicate
+    from flagged
 )
 
-select * from flagged
+select * from redacted

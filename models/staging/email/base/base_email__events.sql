@@ -8,19 +8,13 @@ erased_identifiers as (
     select * from {{ ref('stg_privacy__erased_identifiers') }}
 ),
 
-erased_emails as (
-    select identifier_value as email
-    from erased_identifiers
-    where identifier_type = 'email'
-),
-
 normalised as (
     select
         _raw_row_id as raw_row_id,
         _loaded_at as loaded_at,
-        {{ clean_text('event_id') }} as event_id,
+        {{ clean_identifier('event_id') }} as event_id,
         {{ normalize_email('email') }} as email,
-        {{ clean_text('campaign_id') }} as campaign_id,
+        {{ clean_identifier('campaign_id') }} as campaign_id,
         {{ normalize_enum('event_type') }} as event_type,
         occurred_at,
         {{ is_future_timestamp('occurred_at') }} as is_in_future
@@ -31,7 +25,7 @@ validated as (
     select
         normalised.*,
         case
-            when erased_emails.email is not null then 'erased'
+            when erased_identifiers.identifier_key is not null then 'erased'
             when normalised.event_id is null then 'missing_key'
             when normalised.email is null then 'missing_identifier'
             when not {{ is_valid_email('normalised.email') }} then 'malformed_email'
@@ -42,8 +36,8 @@ validated as (
                 then 'unknown_event_type'
         end as rejection_reason
     from normalised
-    left join erased_emails
-        on normalised.email = erased_emails.email
+    left join erased_identifiers
+        on {{ erased_key_matches("'email'", 'normalised.email') }}
 ),
 
 ranked as (
@@ -51,6 +45,17 @@ ranked as (
         * exclude (is_in_future),
         {{ is_superseded(['event_id'], 'raw_row_id') }} as is_duplicate
     from validated
+),
+
+redacted as (
+    select
+        raw_row_id,
+        loaded_at,
+        event_id,
+        {{- redact_erased(['email', 'campaign_id', 'event_type', 'occurred_at']) }}
+        rejection_reason,
+        is_duplicate
+    from ranked
 )
 
-select * from ranked
+select * from redacted

@@ -22,9 +22,9 @@ normalised as (
     select
         _raw_row_id as raw_row_id,
         _loaded_at as loaded_at,
-        {{ clean_text('order_id') }} as order_id,
+        {{ clean_identifier('order_id') }} as order_id,
         line_number,
-        {{ clean_text('product_id') }} as product_id,
+        {{ clean_identifier('product_id') }} as product_id,
         {{ normalize_enum('category') }} as category,
         quantity,
         unit_price
@@ -55,6 +55,18 @@ ranked as (
         *,
         {{ is_superseded(['order_id', 'line_number'], 'raw_row_id desc') }} as is_duplicate
     from validated
+),
+
+redacted as (
+    select
+        raw_row_id,
+        loaded_at,
+        order_id,
+        line_number,
+        {{- redact_erased(['product_id', 'category', 'quantity', 'unit_price']) }}
+        rejection_reason,
+        is_duplicate
+    from ranked
 )
 
-select * from ranked
+select * from redacted

@@ -12,8 +12,8 @@ normalised as (
     select
         _raw_row_id as raw_row_id,
         _loaded_at as loaded_at,
-        {{ clean_text('order_id') }} as order_id,
-        {{ clean_text('customer_id') }} as customer_id,
+        {{ clean_identifier('order_id') }} as order_id,
+        {{ clean_identifier('customer_id') }} as customer_id,
         {{ normalize_email('email') }} as email,
         ordered_at,
         {{ normalize_enum('status') }} as order_status,
@@ -27,14 +27,9 @@ erasure_matches as (
     select distinct normalised.raw_row_id
     from normalised
     inner join erased_identifiers
-        on (
-            erased_identifiers.identifier_type = 'customer_id'
-            and normalised.customer_id = erased_identifiers.identifier_value
-        )
-        or (
-            erased_identifiers.identifier_type = 'email'
-            and normalised.email = erased_identifiers.identifier_value
-        )
+        on
+            {{ erased_key_matches("'customer_id'", 'normalised.customer_id') }}
+            or {{ erased_key_matches("'email'", 'normalised.email') }}
 ),
 
 validated as (
@@ -67,6 +62,19 @@ ranked as (
         * exclude (is_in_future),
         {{ is_superseded(['order_id'], 'raw_row_id desc') }} as is_duplicate
     from validated
+),
+
+redacted as (
+    select
+        raw_row_id,
+        loaded_at,
+        order_id,
+        {{- redact_erased([
+            'customer_id', 'email', 'ordered_at', 'order_status', 'order_total', 'channel',
+        ]) }}
+        rejection_reason,
+        is_duplicate
+    from ranked
 )
 
-select * from ranked
+select * from redacted
