@@ -73,6 +73,9 @@ def publish(database: Path, published: Path) -> list[str]:
         connection.execute(
             "create table marts.publication as select ? as published_at, "
             "(select max(as_of_date) from marts.customer_segments) as latest_as_of_date, "
+            # the current marts (customer_rfm, ...) hold the last build's date, which a
+            # backfill of an earlier date makes older than the latest date of the history
+            "(select max(as_of_date) from marts.customer_rfm) as current_as_of_date, "
             "? as tables",
             [datetime.now(timezone.utc).replace(tzinfo=None), ",".join(tables)],
         )
