@@ -298,10 +298,12 @@ segment_statuses as (
                 baseline_psi > {{ var('drift_psi_warn') }}
                 and baseline_psi_term = largest_baseline_psi_term
             )
-            -- against the reference only when that gate fails: a stable history drifts a
-            -- few points from its first date, which names nothing
+            -- against the reference only when that gate alone fails: a stable history
+            -- drifts a few points from its first date, which names nothing, and a failure
+            -- the previous date or the baseline already explains names what moved there
             or (
                 reference_psi > {{ var('drift_reference_psi_fail') }}
+                and not coalesce(greatest(psi, baseline_psi) > {{ var('drift_psi_fail') }}, false)
                 and (
                     abs(reference_change_points) > {{ var('drift_share_change_warn_points') }}
                     or segment_reference_psi > {{ var('drift_psi_warn') }}
