@@ -14,14 +14,11 @@
     history is rebuilt from scratch, so nothing is compared.
 -#}
 {%- set history = existing_history_relation('customer_segments') %}
+-- depends_on: {{ ref('int_as_of_date') }}
 with
 
 orders as (
     select * from {{ ref('int_orders_attributed') }}
-),
-
-as_of_dates as (
-    select * from {{ ref('int_as_of_date') }}
 ),
 
 history as (

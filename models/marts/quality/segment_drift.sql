@@ -92,10 +92,16 @@ family_epochs as (
     inner join family_first_dates
         on family_dates.segment_family = family_first_dates.segment_family
     left join drift_acknowledgements
-        on drift_acknowledgements.family in (family_dates.segment_family, 'all')
-            and drift_acknowledgements.as_of_date <= family_dates.as_of_date
-            and drift_acknowledgements.as_of_date > family_first_dates.first_as_of_date
-    group by family_dates.segment_family, family_dates.as_of_date, family_first_dates.first_as_of_date
+        on (
+            family_dates.segment_family = drift_acknowledgements.family
+            or drift_acknowledgements.family = 'all'
+        )
+        and family_dates.as_of_date >= drift_acknowledgements.as_of_date
+        and family_first_dates.first_as_of_date < drift_acknowledgements.as_of_date
+    group by
+        family_dates.segment_family,
+        family_dates.as_of_date,
+        family_first_dates.first_as_of_date
 ),
 
 family_references as (

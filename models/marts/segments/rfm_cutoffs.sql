@@ -6,12 +6,12 @@
         on_schema_change='fail',
     )
 }}
--- depends_on: {{ ref('int_history_dataset_guard') }}
 {#-
     Where the score lines fall: for every as-of date, measure and score 1 to 5, the value
     range of the band and its customers. A band no customer falls in (a tied block can
     leave bands empty) still has its row, with 0 customers and null values.
 -#}
+-- depends_on: {{ ref('int_history_dataset_guard') }}
 with
 
 rfm_scores as (
