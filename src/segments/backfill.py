@@ -5,6 +5,8 @@ int_as_of_date and everything downstream: features, segments, their tests) with
 ``--vars '{as_of_date: ...}'``. The segment history models replace the rows of the date
 they build, so running a date again never duplicates it. A date whose build fails stops
 the backfill; the segments that moved at that date (if its drift gate failed) are printed.
+A warehouse that was never loaded or never built is refused before dbt runs, naming what
+to run first.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from segments.warehouse import DATABASE_ENVIRONMENT_VARIABLE, add_database_argum
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STEPS = ("day", "week", "month")
+# A backfill rebuilds only the as-of-dependent models: everything upstream must exist.
+LOADED_TABLE = ("raw", "orders")
+BUILT_TABLES = (("intermediate", "int_orders_attributed"), ("marts", "customers"))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,12 +62,35 @@ def as_of_dates(start: date, end: date, every: str) -> list[date]:
     return dates
 
 
+def missing_prerequisite(database: Path) -> str | None:
+    """What to run before a backfill (None when the warehouse is loaded and built)."""
+    if not database.exists():
+        return f"warehouse {database} does not exist: run segments load --from DIR, then dbt build, first"
+    try:
+        connection = duckdb.connect(str(database), read_only=True)
+    except duckdb.Error as error:
+        return f"cannot open {database} read-only ({str(error).splitlines()[0]})"
+    try:
+        tables = set(connection.execute("select schema_name, table_name from duckdb_tables()").fetchall())
+        tables |= set(connection.execute("select schema_name, view_name from duckdb_views()").fetchall())
+    finally:
+        connection.close()
+    if LOADED_TABLE not in tables:
+        return f"{database} holds no loaded raw data: run segments load --from DIR, then dbt build, first"
+    if not all(table in tables for table in BUILT_TABLES):
+        return f"{database} was never built: run dbt build first (a backfill rebuilds only the as-of-dependent models)"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     dates = as_of_dates(args.start, args.end, args.every)
     if not dates:
         raise CommandError(f"no {args.every} end between {args.start} and {args.end}")
     environment = dict(os.environ)
     database = resolve_database(args.database).resolve()
+    problem = missing_prerequisite(database)
+    if problem:
+        raise CommandError(problem)
     environment[DATABASE_ENVIRONMENT_VARIABLE] = str(database)
     environment.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT / "profiles"))
     dbt = str(Path(sys.executable).parent / "dbt")

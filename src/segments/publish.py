@@ -169,6 +169,9 @@ def publish(database: Path, published: Path, force: bool = False) -> list[str]:
         connection.execute(
             "create table publication.marts.publication as select ? as published_at, "
             "(select max(as_of_date) from publication.marts.customer_segments) as latest_as_of_date, "
+            # the current marts (customer_rfm, ...) hold the last build's date, which a
+            # backfill of an earlier date makes older than the latest date of the history
+            "(select max(as_of_date) from publication.marts.customer_rfm) as current_as_of_date, "
             "? as tables, ? as build_invocation_id",
             [datetime.now(UTC).replace(tzinfo=None), ",".join(names), build.invocation_id],
         )

@@ -24,6 +24,14 @@
     earlier as-of dates, once drift_min_history_dates of them exist; the standard deviation
     is floored at sqrt(mean) (the Poisson standard deviation of a count), so a segment whose
     history is constant still gets a z-score.
+    reference_psi: the same as psi against a fixed reference, the family's reference as-of
+    date: its first date in the history, or, after an acknowledged shift (seed
+    drift_acknowledgements, per family or 'all'), the first date on or after the latest
+    acknowledged date on or before this one. A slow collapse that never moves much from one
+    month to the next keeps moving away from the reference, so it fails above
+    drift_reference_psi_fail. An acknowledgement also starts a new epoch: the previous date,
+    the trailing baseline and the z-score history never reach back before it, so the
+    acknowledged shift itself stops failing.
 -#}
 {%- set partition_families = var('drift_partition_families') %}
 {%- set overlapping_families = var('drift_overlapping_families') %}
@@ -31,6 +39,10 @@ with
 
 segment_sizes as (
     select * from {{ ref('segment_sizes') }}
+),
+
+drift_acknowledgements as (
+    select * from {{ ref('drift_acknowledgements') }}
 ),
 
 compared_sizes as (
@@ -59,6 +71,49 @@ family_dates as (
     from compared_sizes
 ),
 
+family_first_dates as (
+    select
+        segment_family,
+        min(as_of_date) as first_as_of_date
+    from family_dates
+    group by segment_family
+),
+
+family_epochs as (
+    -- each date's epoch starts at the latest acknowledgement on or before it, else at the
+    -- family's first date
+    select
+        family_dates.segment_family,
+        family_dates.as_of_date,
+        coalesce(
+            max(drift_acknowledgements.as_of_date), family_first_dates.first_as_of_date
+        ) as epoch_started_on
+    from family_dates
+    inner join family_first_dates
+        on family_dates.segment_family = family_first_dates.segment_family
+    left join drift_acknowledgements
+        on (
+            family_dates.segment_family = drift_acknowledgements.family
+            or drift_acknowledgements.family = 'all'
+        )
+        and family_dates.as_of_date >= drift_acknowledgements.as_of_date
+        and family_first_dates.first_as_of_date < drift_acknowledgements.as_of_date
+    group by
+        family_dates.segment_family,
+        family_dates.as_of_date,
+        family_first_dates.first_as_of_date
+),
+
+family_references as (
+    -- the reference of an epoch is its first as-of date
+    select
+        segment_family,
+        as_of_date,
+        epoch_started_on,
+        min(as_of_date) over (partition by segment_family, epoch_started_on) as reference_as_of_date
+    from family_epochs
+),
+
 family_segments as (
     select distinct
         segment_family,
@@ -72,6 +127,8 @@ segment_grid as (
         family_dates.segment_family,
         family_segments.segment_name,
         date_populations.population_customers,
+        family_references.epoch_started_on,
+        family_references.reference_as_of_date,
         coalesce(compared_sizes.customers, 0) as customers,
         coalesce(compared_sizes.share, 0) as share  -- noqa: RF04
     from family_dates
@@ -79,6 +136,9 @@ segment_grid as (
         on family_dates.segment_family = family_segments.segment_family
     inner join date_populations
         on family_dates.as_of_date = date_populations.as_of_date
+    inner join family_references
+        on family_dates.segment_family = family_references.segment_family
+            and family_dates.as_of_date = family_references.as_of_date
     left join compared_sizes
         on family_dates.as_of_date = compared_sizes.as_of_date
             and family_segments.segment_family = compared_sizes.segment_family
@@ -94,14 +154,17 @@ segment_histories as (
             segment_dates
             rows between {{ var('drift_baseline_dates') }} preceding and 1 preceding
         ) as baseline_share,
+        first_value(share) over segment_dates as reference_share,
         count(*) over earlier_dates as history_dates,
         avg(customers) over earlier_dates as history_mean_customers,
         stddev_samp(customers) over earlier_dates as history_stddev_customers
     from segment_grid
     window
-        segment_dates as (partition by segment_family, segment_name order by as_of_date),
+        segment_dates as (
+            partition by segment_family, segment_name, epoch_started_on order by as_of_date
+        ),
         earlier_dates as (
-            partition by segment_family, segment_name order by as_of_date
+            partition by segment_family, segment_name, epoch_started_on order by as_of_date
             rows between unbounded preceding and 1 preceding
         )
 ),
@@ -116,6 +179,7 @@ segment_terms as (
         ) as is_partition_family,
         (share - previous_share) * 100 as share_change_points,
         (share - baseline_share) * 100 as baseline_change_points,
+        (share - reference_share) * 100 as reference_change_points,
         -- greatest() skips nulls: no terms at a family's first date, which has no previous one
         case when previous_as_of_date is not null then {{ psi_bin('share', 'previous_share') }} end
             as psi_term,
@@ -133,6 +197,16 @@ segment_terms as (
                     {{ psi_bin('share', 'baseline_share') }}
                     + {{ psi_bin('1 - share', '1 - baseline_share') }}
         end as segment_baseline_psi,
+        case
+            when as_of_date > reference_as_of_date
+                then {{ psi_bin('share', 'reference_share') }}
+        end as reference_psi_term,
+        case
+            when as_of_date > reference_as_of_date
+                then
+                    {{ psi_bin('share', 'reference_share') }}
+                    + {{ psi_bin('1 - share', '1 - reference_share') }}
+        end as segment_reference_psi,
         case
             when previous_as_of_date is not null
                 then {{ chi_square_bin('customers', 'previous_share', 'population_customers') }}
@@ -163,9 +237,11 @@ family_statistics as (
         segment_family,
         sum(psi_term) as family_psi,
         sum(baseline_psi_term) as family_baseline_psi,
+        sum(reference_psi_term) as family_reference_psi,
         sum(chi_square_term) as family_chi_square,
         max(psi_term) as largest_psi_term,
-        max(baseline_psi_term) as largest_baseline_psi_term
+        max(baseline_psi_term) as largest_baseline_psi_term,
+        max(reference_psi_term) as largest_reference_psi_term
     from segment_terms
     where is_partition_family and previous_as_of_date is not null
     group by as_of_date, segment_family
@@ -176,6 +252,7 @@ segment_statistics as (
         segment_terms.*,
         family_statistics.largest_psi_term,
         family_statistics.largest_baseline_psi_term,
+        family_statistics.largest_reference_psi_term,
         case
             when segment_terms.is_partition_family then family_statistics.family_psi
             else segment_terms.segment_psi
@@ -184,6 +261,10 @@ segment_statistics as (
             when segment_terms.is_partition_family then family_statistics.family_baseline_psi
             else segment_terms.segment_baseline_psi
         end as baseline_psi,
+        case
+            when segment_terms.is_partition_family then family_statistics.family_reference_psi
+            else segment_terms.segment_reference_psi
+        end as reference_psi,
         case
             when segment_terms.is_partition_family then family_statistics.family_chi_square
             else segment_terms.segment_chi_square
@@ -198,7 +279,10 @@ segment_statuses as (
     select
         *,
         case
-            when greatest(psi, baseline_psi) > {{ var('drift_psi_fail') }} then 'fail'
+            when
+                greatest(psi, baseline_psi) > {{ var('drift_psi_fail') }}
+                or reference_psi > {{ var('drift_reference_psi_fail') }}
+                then 'fail'
             when
                 greatest(psi, baseline_psi) > {{ var('drift_psi_warn') }}
                 or greatest(abs(share_change_points), abs(baseline_change_points))
@@ -219,6 +303,18 @@ segment_statuses as (
             or (
                 baseline_psi > {{ var('drift_psi_warn') }}
                 and baseline_psi_term = largest_baseline_psi_term
+            )
+            -- against the reference only when that gate alone fails: a stable history
+            -- drifts a few points from its first date, which names nothing, and a failure
+            -- the previous date or the baseline already explains names what moved there
+            or (
+                reference_psi > {{ var('drift_reference_psi_fail') }}
+                and not coalesce(greatest(psi, baseline_psi) > {{ var('drift_psi_fail') }}, false)
+                and (
+                    abs(reference_change_points) > {{ var('drift_share_change_warn_points') }}
+                    or segment_reference_psi > {{ var('drift_psi_warn') }}
+                    or reference_psi_term = largest_reference_psi_term
+                )
             ),
             false
         ) as is_moved
@@ -235,14 +331,18 @@ segment_drift as (
         share,
         previous_share,
         baseline_share,
+        reference_as_of_date,
+        reference_share,
         share_change_points,
         baseline_change_points,
+        reference_change_points,
         z_score,
         psi_term,
         segment_psi,
         segment_baseline_psi,
         psi,
         baseline_psi,
+        reference_psi,
         chi_square,
         sqrt(chi_square / nullif(population_customers, 0)) as cohens_w,
         drift_status,

@@ -8,6 +8,7 @@
     )
 }}
 -- depends_on: {{ ref('int_identity__erased_customer_keys') }}
+-- depends_on: {{ ref('int_history_dataset_guard') }}
 {#-
     Every segment rule in one place. History: each build replaces the rows of its as-of
     date and keeps the other dates.

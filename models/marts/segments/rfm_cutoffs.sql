@@ -11,6 +11,7 @@
     range of the band and its customers. A band no customer falls in (a tied block can
     leave bands empty) still has its row, with 0 customers and null values.
 -#}
+-- depends_on: {{ ref('int_history_dataset_guard') }}
 with
 
 rfm_scores as (
