@@ -35,9 +35,17 @@ build: venv
 test: venv lint pytest
 
 ## lint: SQL style (sqlfluff with the dbt templater) and YAML style (yamllint, .yamllint)
+## lint: the same checks as .pre-commit-config.yaml, each announced before it runs
 lint: venv
-	$(BIN)/yamllint --strict models seeds dbt_project.yml selectors.yml profiles
-	$(BIN)/sqlfluff lint models tests analyses
+	@echo "lint: ruff (lint and format) on src, python_tests, benchmarks"
+	$(BIN)/ruff check src python_tests benchmarks
+	$(BIN)/ruff format --check src python_tests benchmarks
+	@echo "lint: mypy --strict on src/segments and benchmarks"
+	$(BIN)/mypy
+	@echo "lint: yamllint on the dbt project and the pre-commit config"
+	$(BIN)/yamllint --strict models seeds dbt_project.yml selectors.yml profiles .pre-commit-config.yaml
+	@echo "lint: sqlfluff (dbt templater) on every model, test and analysis"
+	$(BIN)/sqlfluff lint models tests analyses --processes 2
 
 pytest: venv
 	$(BIN)/python -m pytest

@@ -1,6 +1,6 @@
 """Time the generator and measure its peak memory: prints figures, asserts nothing.
 
-    python benchmarks/bench_generate.py --customers 1000000 --out /tmp/generated_1m
+python benchmarks/bench_generate.py --customers 1000000 --out /tmp/generated_1m
 """
 
 from __future__ import annotations
@@ -23,8 +23,18 @@ def main() -> int:
     args = parser.parse_args()
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "-m", "segments.cli", "generate", "--customers", str(args.customers),
-         "--seed", str(args.seed), "--out", str(args.out)],
+        [
+            sys.executable,
+            "-m",
+            "segments.cli",
+            "generate",
+            "--customers",
+            str(args.customers),
+            "--seed",
+            str(args.seed),
+            "--out",
+            str(args.out),
+        ],
         check=True,
     )
     elapsed = time.monotonic() - started

@@ -51,11 +51,11 @@ def run_dbt(
         env=dbt_environment(database, work_dir),
         capture_output=True,
         text=True,
+        check=False,
     )
     if check and result.returncode != 0:
         raise AssertionError(
-            f"dbt {' '.join(arguments)} failed ({result.returncode}):\n{result.stdout[-6000:]}"
-            f"\n{result.stderr[-2000:]}"
+            f"dbt {' '.join(arguments)} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
         )
     return result
 
@@ -71,6 +71,7 @@ def run_segments(arguments: Sequence[str], database: Path | None = None) -> subp
         env=environment,
         capture_output=True,
         text=True,
+        check=False,
     )
 
 

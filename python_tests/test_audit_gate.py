@@ -47,11 +47,14 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
 
 def raw_tables(database: Path) -> set[str]:
     with duckdb.connect(str(database), read_only=True) as connection:
-        return {row[0] for row in connection.execute(
-            "select table_name from duckdb_tables() where schema_name = 'raw'").fetchall()}
+        return {
+            row[0]
+            for row in connection.execute("select table_name from duckdb_tables() where schema_name = 'raw'").fetchall()
+        }
 
 
 # --- 1. the audit vouches for the build that made this warehouse, and only that one ----------
+
 
 @pytest.mark.slow
 def test_a_build_killed_part_way_passes_neither_check_nor_publish(sample_warehouse: Path, tmp_path: Path) -> None:
@@ -59,9 +62,14 @@ def test_a_build_killed_part_way_passes_neither_check_nor_publish(sample_warehou
     assert run_segments(["load", "--from", str(SAMPLE_RAW), "--database", str(database)]).returncode == 0
     log = tmp_path / "build.log"
     with log.open("w") as output:
-        build = subprocess.Popen([str(BIN / "dbt"), "build"], cwd=PROJECT_ROOT, stdout=output,
-                                 stderr=subprocess.STDOUT, env=dbt_environment(database, tmp_path),
-                                 start_new_session=True)
+        build = subprocess.Popen(
+            [str(BIN / "dbt"), "build"],
+            cwd=PROJECT_ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=dbt_environment(database, tmp_path),
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 300
         while "START sql" not in log.read_text() and build.poll() is None and time.monotonic() < deadline:
@@ -137,7 +145,8 @@ def test_a_partial_build_does_not_vouch_for_the_warehouse(sample_warehouse: Path
     assert_one_line_error(check(database, tmp_path), "partial", "--select")
     with duckdb.connect(str(database), read_only=True) as connection:
         status = connection.execute(
-            "select status from audit.dbt_builds order by build_number desc limit 1").fetchall()[0][0]
+            "select status from audit.dbt_builds order by build_number desc limit 1"
+        ).fetchall()[0][0]
     assert status == "partial"
 
 
@@ -154,7 +163,8 @@ def test_publish_requires_a_passing_check_of_the_recorded_build(sample_warehouse
     recorded = json.loads(stamp.read_text())
     with duckdb.connect(str(database), read_only=True) as connection:
         invocation_id = connection.execute(
-            "select invocation_id from audit.dbt_builds order by build_number desc limit 1").fetchall()[0][0]
+            "select invocation_id from audit.dbt_builds order by build_number desc limit 1"
+        ).fetchall()[0][0]
     assert recorded["build_invocation_id"] == invocation_id and recorded["passed"] is True
     # a check whose critical expectations failed
     stamp.write_text(json.dumps({**recorded, "passed": False, "critical_expectation_failures": 2}))
@@ -164,6 +174,7 @@ def test_publish_requires_a_passing_check_of_the_recorded_build(sample_warehouse
 
 
 # --- 2. publishing never damages the warehouse nor leaves BI unreadable -----------------------
+
 
 @pytest.mark.slow
 def test_publish_refuses_every_other_name_of_the_warehouse(sample_warehouse: Path, tmp_path: Path) -> None:
@@ -177,8 +188,12 @@ def test_publish_refuses_every_other_name_of_the_warehouse(sample_warehouse: Pat
     for alias in (database, symlink, hard_link, tmp_path / "x" / ".." / "warehouse.duckdb"):
         result = subprocess.run(
             [str(BIN / "segments"), "publish", "--force", "--database", str(database)],
-            cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
-            env={**os.environ, "SEGMENTS_PUBLISHED_PATH": str(alias)})
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "SEGMENTS_PUBLISHED_PATH": str(alias)},
+        )
         assert_one_line_error(result, "is the warehouse")
     assert raw_tables(database) == tables and tables
 
@@ -191,12 +206,21 @@ def test_a_stale_wal_of_the_published_file_never_breaks_the_new_publication(
     published = tmp_path / "published.duckdb"
     assert publish(database, published, "--force").returncode == 0
     # a client writes to the published file and is killed before it checkpoints
-    writer = subprocess.run([sys.executable, "-c", (
-        "import duckdb, os, sys\n"
-        "connection = duckdb.connect(sys.argv[1])\n"
-        "connection.execute(\"set checkpoint_threshold = '10GB'\")\n"
-        "connection.execute('create table main.scribble as select range as n from range(1000)')\n"
-        "os._exit(9)\n"), str(published)], check=False)
+    writer = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import duckdb, os, sys\n"
+                "connection = duckdb.connect(sys.argv[1])\n"
+                "connection.execute(\"set checkpoint_threshold = '10GB'\")\n"
+                "connection.execute('create table main.scribble as select range as n from range(1000)')\n"
+                "os._exit(9)\n"
+            ),
+            str(published),
+        ],
+        check=False,
+    )
     assert writer.returncode == 9
     assert published.with_name("published.duckdb.wal").exists()
     result = publish(database, published, "--force")
@@ -211,9 +235,11 @@ def test_publish_removes_temporary_files_of_killed_publishes(sample_warehouse: P
     published = tmp_path / "published.duckdb"
     dead_pid = subprocess.Popen([sys.executable, "-c", "pass"])  # a process id nobody uses now
     dead_pid.wait()
-    stale = [tmp_path / f".published.duckdb.{dead_pid.pid}.tmp",
-             tmp_path / f".published.duckdb.{dead_pid.pid}.0123abcd.tmp",
-             tmp_path / f".published.duckdb.{dead_pid.pid}.0123abcd.tmp.wal"]
+    stale = [
+        tmp_path / f".published.duckdb.{dead_pid.pid}.tmp",
+        tmp_path / f".published.duckdb.{dead_pid.pid}.0123abcd.tmp",
+        tmp_path / f".published.duckdb.{dead_pid.pid}.0123abcd.tmp.wal",
+    ]
     for path in stale:
         path.write_bytes(b"left by a killed publish")
     unrelated = tmp_path / ".other.duckdb.1.tmp"
@@ -227,13 +253,11 @@ def test_publish_removes_temporary_files_of_killed_publishes(sample_warehouse: P
 @pytest.mark.slow
 def test_publish_failures_are_one_line_errors(sample_warehouse: Path, tmp_path: Path) -> None:
     database = good_copy(sample_warehouse, tmp_path)
-    assert_one_line_error(publish(database, tmp_path / "missing" / "published.duckdb", "--force"),
-                          "does not exist")
+    assert_one_line_error(publish(database, tmp_path / "missing" / "published.duckdb", "--force"), "does not exist")
     (tmp_path / "folder.duckdb").mkdir()
     assert_one_line_error(publish(database, tmp_path / "folder.duckdb", "--force"), "is a directory")
     with duckdb.connect(str(database)):  # another process would hold the write lock like this
-        assert_one_line_error(publish(database, tmp_path / "published.duckdb", "--force"),
-                              "cannot open the warehouse")
+        assert_one_line_error(publish(database, tmp_path / "published.duckdb", "--force"), "cannot open the warehouse")
         assert_one_line_error(check(database, tmp_path), "cannot open the warehouse")
     assert not (tmp_path / "published.duckdb").exists()
 
@@ -273,10 +297,12 @@ def test_a_full_disk_fails_publish_and_check_with_one_line_and_leaves_no_tempora
 
 # --- what reaches BI: an allow-list declared in dbt, with its descriptions ----------------------
 
+
 def flagged_models(target: Path) -> dict[str, dict]:
     manifest = json.loads((target / "manifest.json").read_text())
     return {
-        node["name"]: node for node in manifest["nodes"].values()
+        node["name"]: node
+        for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"].get("meta", {}).get("publish") is True
     }
 
@@ -292,13 +318,19 @@ def test_only_models_marked_publish_reach_bi_with_their_comments(sample_warehous
     flagged = flagged_models(sample_warehouse.parent / "target")
     assert PERSONAL_DATA_MARTS.isdisjoint(flagged) and "customer_segments" in flagged
     with duckdb.connect(str(published), read_only=True) as connection:
-        tables = {(schema, name) for schema, name in connection.execute(
-            "select schema_name, table_name from duckdb_tables()").fetchall()}
-        comments = dict(connection.execute(
-            "select column_name, comment from duckdb_columns() "
-            "where schema_name = 'marts' and table_name = 'customer_segments'").fetchall())
+        tables = {
+            (schema, name)
+            for schema, name in connection.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+        }
+        comments = dict(
+            connection.execute(
+                "select column_name, comment from duckdb_columns() "
+                "where schema_name = 'marts' and table_name = 'customer_segments'"
+            ).fetchall()
+        )
         table_comment = connection.execute(
-            "select comment from duckdb_tables() where table_name = 'customer_segments'").fetchall()[0][0]
+            "select comment from duckdb_tables() where table_name = 'customer_segments'"
+        ).fetchall()[0][0]
     assert tables == {("marts", name) for name in flagged} | {("marts", "publication")}
     described = flagged["customer_segments"]["columns"]["customer_key"]["description"]
     assert described and comments["customer_key"] == described
@@ -306,6 +338,7 @@ def test_only_models_marked_publish_reach_bi_with_their_comments(sample_warehous
 
 
 # --- the command line stays light -------------------------------------------------------------
+
 
 def test_help_and_a_mistyped_command_import_no_heavy_dependency() -> None:
     probe = (
@@ -331,14 +364,16 @@ def test_an_unexpected_database_error_is_one_line_unless_debugging(
     from segments import publish as publish_module
 
     def locked(*args: object) -> int:
-        raise duckdb.IOException("IO Error: Could not set lock on file\n\"x.duckdb\": Conflicting lock")
+        raise duckdb.IOException('IO Error: Could not set lock on file\n"x.duckdb": Conflicting lock')
 
     monkeypatch.setattr(publish_module, "run", locked)
     monkeypatch.delenv("SEGMENTS_DEBUG", raising=False)
     assert cli.main(["publish", "--database", str(tmp_path / "x.duckdb")]) == 2
     error = capsys.readouterr().err.strip().splitlines()
-    assert error == ['segments publish: error: IO Error: Could not set lock on file "x.duckdb": '
-                     'Conflicting lock (SEGMENTS_DEBUG=1 shows the traceback)']
+    assert error == [
+        'segments publish: error: IO Error: Could not set lock on file "x.duckdb": '
+        "Conflicting lock (SEGMENTS_DEBUG=1 shows the traceback)"
+    ]
     monkeypatch.setenv("SEGMENTS_DEBUG", "1")
     with pytest.raises(duckdb.IOException):
         cli.main(["publish", "--database", str(tmp_path / "x.duckdb")])

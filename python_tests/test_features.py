@@ -35,13 +35,13 @@ def test_incremental_run_with_late_events_equals_a_full_refresh(sample_warehouse
         for table in ["web_events", "app_events", "email_events"]:
             connection.execute(f"""
                 copy (
-                    select * from '{SAMPLE_RAW / (table + '.parquet')}'
+                    select * from '{SAMPLE_RAW / (table + ".parquet")}'
                     union all
                     select * replace (
                         event_id || '-late' as event_id,
                         timestamp '{late_day:%Y-%m-%d} 12:00:00' as occurred_at)
-                    from '{SAMPLE_RAW / (table + '.parquet')}' using sample 5 percent (bernoulli, 7)
-                ) to '{raw / (table + '.parquet')}' (format parquet)
+                    from '{SAMPLE_RAW / (table + ".parquet")}' using sample 5 percent (bernoulli, 7)
+                ) to '{raw / (table + ".parquet")}' (format parquet)
             """)
     loaded = run_segments(["load", "--from", str(raw), "--database", str(database)])
     assert loaded.returncode == 0, loaded.stderr

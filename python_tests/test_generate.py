@@ -30,8 +30,22 @@ def digest(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("generated")
-    assert main(["generate", "--customers", str(CUSTOMERS), "--seed", "7",
-                 "--end-date", END_DATE.isoformat(), "--out", str(folder)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--customers",
+                str(CUSTOMERS),
+                "--seed",
+                "7",
+                "--end-date",
+                END_DATE.isoformat(),
+                "--out",
+                str(folder),
+            ]
+        )
+        == 0
+    )
     return folder
 
 
@@ -43,8 +57,22 @@ RATE_CUSTOMERS = 40_000
 @pytest.fixture(scope="module")
 def rate_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("rate_sample")
-    assert main(["generate", "--customers", str(RATE_CUSTOMERS), "--seed", "11",
-                 "--end-date", END_DATE.isoformat(), "--out", str(folder)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--customers",
+                str(RATE_CUSTOMERS),
+                "--seed",
+                "11",
+                "--end-date",
+                END_DATE.isoformat(),
+                "--out",
+                str(folder),
+            ]
+        )
+        == 0
+    )
     return folder
 
 
@@ -72,11 +100,17 @@ def test_files_follow_the_contract(generated: Path) -> None:
 # How each kind of bad row shows in a written file, as a where clause (duplicates are counted
 # separately). Written from the defect descriptions in docs/generator.md, not from the generator.
 KEY_COLUMNS = {
-    "customers": "customer_id", "orders": "order_id", "order_items": "order_id",
-    "web_events": "event_id", "app_events": "event_id", "email_events": "event_id",
+    "customers": "customer_id",
+    "orders": "order_id",
+    "order_items": "order_id",
+    "web_events": "event_id",
+    "app_events": "event_id",
+    "email_events": "event_id",
 }
 TIMESTAMP_COLUMNS = {
-    "orders": "ordered_at", "web_events": "occurred_at", "app_events": "occurred_at",
+    "orders": "ordered_at",
+    "web_events": "occurred_at",
+    "app_events": "occurred_at",
     "email_events": "occurred_at",
 }
 # Every generated timestamp lies within the history, so anything after its last day is future.
@@ -102,12 +136,17 @@ def defect_condition(table: str, defect: str) -> str:
 def test_every_documented_defect_rate_holds(rate_sample: Path) -> None:
     """Each (table, defect) of DEFECT_RATES is counted in the file itself and compared with its
     rate; the count must also equal the rows _truth/defects.parquet lists for it."""
-    listed = {(table, defect): count for table, defect, count in query(
-        f"select table_name, defect, count(*) from '{rate_sample}/_truth/defects.parquet' group by all")}
+    listed = {
+        (table, defect): count
+        for table, defect, count in query(
+            f"select table_name, defect, count(*) from '{rate_sample}/_truth/defects.parquet' group by all"
+        )
+    }
     for (table, defect), rate in DEFECT_RATES.items():
         path = f"'{rate_sample}/{table}.parquet'"
         written, distinct_keys, keyed = query(
-            f"select count(*), count(distinct {KEY_COLUMNS[table]}), count({KEY_COLUMNS[table]}) from {path}")[0]
+            f"select count(*), count(distinct {KEY_COLUMNS[table]}), count({KEY_COLUMNS[table]}) from {path}"
+        )[0]
         if defect == "duplicate_delivery":
             count = keyed - distinct_keys  # every delivery after the first of a key
             assert table != "customers"  # CRM versions share a customer_id by design
@@ -154,9 +193,12 @@ def test_ground_truth_covers_every_identifier(generated: Path) -> None:
           and (identifier_type, identifier_value) not in (select (identifier_type, identifier_value) from {truth})
     """)[0][0]
     assert missing == 0
-    shared_devices = query(f"select count(distinct identifier_value) from {truth} where identifier_type = 'device_id' and is_shared")[0][0]
+    shared_devices = query(
+        f"select count(distinct identifier_value) from {truth} where identifier_type = 'device_id' and is_shared"
+    )[0][0]
     duplicate_accounts = query(
-        f"select count(*) from (select person_id from {truth} where identifier_type = 'customer_id' group by 1 having count(*) > 1)")[0][0]
+        f"select count(*) from (select person_id from {truth} where identifier_type = 'customer_id' group by 1 having count(*) > 1)"
+    )[0][0]
     variants = query(f"select count(*) from '{generated}/customers.parquet' where email != lower(trim(email))")[0][0]
     assert shared_devices > 0 and duplicate_accounts > 0 and variants > 0
 
@@ -166,10 +208,12 @@ def test_shift_reduces_purchases_after_the_shift_date(tmp_path: Path) -> None:
     shifted = Settings(3000, 3, date(2026, 6, 30), 730, date(2026, 1, 1), 0.5)
     generate(base, tmp_path / "base")
     generate(shifted, tmp_path / "shifted")
+
     def counts(folder: Path) -> tuple[int, int]:
         return query(f"""select count(*) filter (where ordered_at < '2026-01-01'),
             count(*) filter (where ordered_at >= '2026-01-01' and ordered_at < '2027-01-01')
             from '{folder}/orders.parquet'""")[0]
+
     before_base, after_base = counts(tmp_path / "base")
     before_shift, after_shift = counts(tmp_path / "shifted")
     # the same people order before the shift; only the random defects drawn on top differ
@@ -181,10 +225,27 @@ def test_dates_follow_the_end_date(tmp_path: Path) -> None:
     """With another --end-date, erasure requests and birth dates move with it: requests fall in
     the last 180 days of history, and every customer is 18 or older 180 days before the end."""
     end = date(2024, 3, 31)
-    assert main(["generate", "--customers", "3000", "--seed", "5", "--end-date", end.isoformat(),
-                 "--days", "400", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--customers",
+                "3000",
+                "--seed",
+                "5",
+                "--end-date",
+                end.isoformat(),
+                "--days",
+                "400",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     first_request, last_request, requests = query(
-        f"select min(requested_at), max(requested_at), count(*) from '{tmp_path}/erasure_requests.parquet'")[0]
+        f"select min(requested_at), max(requested_at), count(*) from '{tmp_path}/erasure_requests.parquet'"
+    )[0]
     assert requests > 0
     assert first_request.date() >= end - timedelta(days=180) and last_request.date() <= end
     oldest, youngest = query(f"select min(birth_date), max(birth_date) from '{tmp_path}/customers.parquet'")[0]
@@ -192,7 +253,8 @@ def test_dates_follow_the_end_date(tmp_path: Path) -> None:
     # ages 18 to 80 at the anchor, counted in years of 365 days
     assert anchor - timedelta(days=80 * 365) <= oldest and youngest <= anchor - timedelta(days=18 * 365)
     latest_order = query(
-        f"select max(ordered_at) from '{tmp_path}/orders.parquet' where ordered_at < timestamp '{end + timedelta(days=365)}'")[0][0]
+        f"select max(ordered_at) from '{tmp_path}/orders.parquet' where ordered_at < timestamp '{end + timedelta(days=365)}'"
+    )[0][0]
     assert latest_order.date() <= end
 
 
@@ -206,8 +268,22 @@ PEAK_MONTHS = (11, 12)  # docs/generator.md: November and December weigh 1.8 tim
 @pytest.fixture(scope="module")
 def level_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("level_sample")
-    assert main(["generate", "--customers", str(LEVEL_CUSTOMERS), "--seed", "1",
-                 "--end-date", END_DATE.isoformat(), "--out", str(folder)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--customers",
+                str(LEVEL_CUSTOMERS),
+                "--seed",
+                "1",
+                "--end-date",
+                END_DATE.isoformat(),
+                "--out",
+                str(folder),
+            ]
+        )
+        == 0
+    )
     return folder
 
 
@@ -221,8 +297,10 @@ def daily_orders_by_month(folder: Path) -> list[tuple[date, float]]:
         select cast(date_trunc('month', ordered_at) as date) as month, count(*) as orders
         from orders group by 1 order by 1""")
     # orders per day of the month (a month's length is the days to the next month's first)
-    return [(month, orders / ((month.replace(day=28) + timedelta(days=4)).replace(day=1) - month).days)
-            for month, orders in rows]
+    return [
+        (month, orders / ((month.replace(day=28) + timedelta(days=4)).replace(day=1) - month).days)
+        for month, orders in rows
+    ]
 
 
 def test_monthly_order_volume_is_level_apart_from_seasonality(level_sample: Path) -> None:
@@ -245,7 +323,9 @@ def test_monthly_order_volume_is_level_apart_from_seasonality(level_sample: Path
 def orders_per_person(folder: Path) -> list[int]:
     """Distinct orders of each person who ordered, people found from the orders' customer_id or
     email through the ground truth (shared and placeholder identifiers left out)."""
-    return [count for (count,) in query(f"""
+    return [
+        count
+        for (count,) in query(f"""
         with truth as (
             select identifier_type, identifier_value, person_id from '{folder}/_truth/identifiers.parquet'
             where not is_shared and not is_placeholder
@@ -260,7 +340,8 @@ def orders_per_person(folder: Path) -> list[int]:
             left join truth as by_id on by_id.identifier_type = 'customer_id' and by_id.identifier_value = orders.customer_id
             left join truth as by_email on by_email.identifier_type = 'email' and by_email.identifier_value = orders.email
         )
-        select count(distinct order_id) from owned where person_id is not null group by person_id""")]
+        select count(distinct order_id) from owned where person_id is not null group by person_id""")
+    ]
 
 
 def test_orders_per_buyer_and_one_time_share_stay_on_target(level_sample: Path) -> None:
@@ -292,7 +373,9 @@ def test_a_share_of_people_signed_up_before_the_window(level_sample: Path) -> No
     # and they order in the first month of the window as everyone else does
     early = query(f"""select count(distinct orders.order_id) from '{level_sample}/orders.parquet' as orders
         inner join '{level_sample}/customers.parquet' as customers using (customer_id)
-        where customers.created_at < timestamp '{WINDOW_START}' and orders.ordered_at < timestamp '{WINDOW_START + timedelta(days=31)}'""")[0][0]
+        where customers.created_at < timestamp '{WINDOW_START}' and orders.ordered_at < timestamp '{WINDOW_START + timedelta(days=31)}'""")[
+        0
+    ][0]
     assert early > 0
 
 

@@ -120,19 +120,25 @@ def test_another_data_set_is_refused_leaving_the_history_and_full_refresh_resets
 def truncate_raw(source: Path, target: Path, before: str) -> Path:
     """The raw folder as it was delivered before a date: every row recorded before it."""
     target.mkdir(parents=True)
-    timestamps = {"customers": "updated_at", "orders": "ordered_at", "web_events": "occurred_at",
-                  "app_events": "occurred_at", "email_events": "occurred_at", "erasure_requests": "requested_at"}
+    timestamps = {
+        "customers": "updated_at",
+        "orders": "ordered_at",
+        "web_events": "occurred_at",
+        "app_events": "occurred_at",
+        "email_events": "occurred_at",
+        "erasure_requests": "requested_at",
+    }
     with duckdb.connect() as connection:
         for table, column in timestamps.items():
             connection.execute(f"""
-                copy (select * from read_parquet('{source / (table + '.parquet')}') where {column} < '{before}')
-                to '{target / (table + '.parquet')}' (format parquet)
+                copy (select * from read_parquet('{source / (table + ".parquet")}') where {column} < '{before}')
+                to '{target / (table + ".parquet")}' (format parquet)
             """)
         connection.execute(f"""
             copy (
-                select * from read_parquet('{source / 'order_items.parquet'}')
-                where order_id in (select order_id from read_parquet('{target / 'orders.parquet'}'))
-            ) to '{target / 'order_items.parquet'}' (format parquet)
+                select * from read_parquet('{source / "order_items.parquet"}')
+                where order_id in (select order_id from read_parquet('{target / "orders.parquet"}'))
+            ) to '{target / "order_items.parquet"}' (format parquet)
         """)
     return target
 
@@ -147,16 +153,24 @@ def test_a_grown_delivery_of_the_same_data_set_is_not_refused(tmp_path: Path) ->
         overlap, customers = connection.execute(
             "select customer_overlap, history_customers from intermediate.int_history_dataset_guard"
         ).fetchone()
-        dates = connection.execute(
-            "select count(distinct as_of_date) from marts.customer_segments").fetchone()[0]
+        dates = connection.execute("select count(distinct as_of_date) from marts.customer_segments").fetchone()[0]
     assert customers > 500 and overlap > 0.95
     assert dates == 2
 
 
 # --- drift against a fixed reference ----------------------------------------------------------
 
-MONTH_ENDS = ["2025-10-31", "2025-11-30", "2025-12-31", "2026-01-31", "2026-02-28", "2026-03-31",
-              "2026-04-30", "2026-05-31", "2026-06-30"]
+MONTH_ENDS = [
+    "2025-10-31",
+    "2025-11-30",
+    "2025-12-31",
+    "2026-01-31",
+    "2026-02-28",
+    "2026-03-31",
+    "2026-04-30",
+    "2026-05-31",
+    "2026-06-30",
+]
 # share of active and new customers who have stopped buying by each month end: seven level,
 # stable months, then a collapse starting in May (a third lapse per month)
 COLLAPSED = [0, 0, 0, 0, 0, 0, 0, 1 / 3, 2 / 3]
@@ -185,8 +199,9 @@ def write_collapsing_history(database: Path) -> None:
         """)
         connection.execute("delete from marts.customer_segments")
         connection.execute("delete from marts.segment_memberships")
-        for month_end, collapsed in zip(MONTH_ENDS, COLLAPSED):
-            connection.execute("""
+        for month_end, collapsed in zip(MONTH_ENDS, COLLAPSED, strict=False):
+            connection.execute(
+                """
                 insert into marts.customer_segments
                 select * exclude (stopped_rank, becomes_dormant) replace (
                     cast(? as date) as as_of_date,
@@ -197,14 +212,19 @@ def write_collapsing_history(database: Path) -> None:
                     end as lifecycle_stage
                 )
                 from template
-            """, [month_end, collapsed])
-            connection.execute("""
+            """,
+                [month_end, collapsed],
+            )
+            connection.execute(
+                """
                 insert into marts.segment_memberships
                 select * replace (cast(? as date) as as_of_date) from template_memberships
                 union all
                 select as_of_date, customer_key, 'lifecycle', lifecycle_stage
                 from marts.customer_segments where as_of_date = ?
-            """, [month_end, month_end])
+            """,
+                [month_end, month_end],
+            )
 
 
 def drift_by_date(database: Path) -> dict[str, tuple]:
@@ -220,8 +240,9 @@ def drift_by_date(database: Path) -> dict[str, tuple]:
 
 def rebuild_drift(database: Path, work_dir: Path, check: bool) -> str:
     """Rebuild the sizes and the drift gate from the history (unit tests pin default vars)."""
-    result = run_dbt(["build", "--select", "segment_sizes+", "--exclude", "test_type:unit"],
-                     database, work_dir, check=check)
+    result = run_dbt(
+        ["build", "--select", "segment_sizes+", "--exclude", "test_type:unit"], database, work_dir, check=check
+    )
     return result.stdout
 
 
@@ -236,7 +257,7 @@ def test_a_slow_collapse_fails_within_two_months_and_an_acknowledgement_moves_th
     drift = drift_by_date(database)
     # six stable months raise nothing; the collapse fails in its second month (June) ...
     assert [date for date, row in drift.items() if row[3]] == ["2026-06-30"]
-    psi, baseline_psi, reference_psi, _, reference = drift["2026-06-30"]
+    _psi, _baseline_psi, reference_psi, _, reference = drift["2026-06-30"]
     # ... on the fixed reference alone: month to month and against the trailing baseline it
     # stays under drift_psi_fail (0.25), so the gate without a reference never failed
     assert max(row[0] or 0 for row in drift.values()) < 0.25
@@ -260,7 +281,8 @@ def test_a_slow_collapse_fails_within_two_months_and_an_acknowledgement_moves_th
     with duckdb.connect(str(database), read_only=True) as connection:
         rfm_reference = connection.execute(
             "select distinct cast(reference_as_of_date as varchar) from marts.segment_drift "
-            "where segment_family = 'rfm'").fetchall()
+            "where segment_family = 'rfm'"
+        ).fetchall()
     assert rfm_reference == [("2025-10-31",)]
     report = run_checks(database, SUITES, tmp_path / "context")
     assert report.gate_failures == []

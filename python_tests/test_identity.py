@@ -33,17 +33,30 @@ def write_table(folder: Path, table: str, rows: list[dict[str, object]]) -> None
             writer.writerow({column: row.get(column) for column in columns})
 
 
-def crm(customer_id: str, email: str | None, updated_at: str = "2025-01-01", phone: str | None = None) -> dict[str, object]:
+def crm(
+    customer_id: str, email: str | None, updated_at: str = "2025-01-01", phone: str | None = None
+) -> dict[str, object]:
     return {
-        "customer_id": customer_id, "email": email, "phone": phone,
-        "created_at": "2025-01-01", "updated_at": updated_at, "marketing_opt_in": "true",
+        "customer_id": customer_id,
+        "email": email,
+        "phone": phone,
+        "created_at": "2025-01-01",
+        "updated_at": updated_at,
+        "marketing_opt_in": "true",
     }
 
 
-def order(order_id: str, customer_id: str | None, email: str | None, ordered_at: str = "2025-03-01") -> dict[str, object]:
+def order(
+    order_id: str, customer_id: str | None, email: str | None, ordered_at: str = "2025-03-01"
+) -> dict[str, object]:
     return {
-        "order_id": order_id, "customer_id": customer_id, "email": email,
-        "ordered_at": ordered_at, "status": "completed", "order_total": "10.00", "channel": "web",
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "email": email,
+        "ordered_at": ordered_at,
+        "status": "completed",
+        "order_total": "10.00",
+        "channel": "web",
     }
 
 
@@ -88,25 +101,64 @@ def hard_cases(folder: Path) -> dict[str, list[dict[str, object]]]:
         order("o-merge-guest", None, "merge.guest@mail.test", "2025-04-01"),
     ]
     web_events = [
-        {"event_id": "w-chain-1", "anonymous_id": "cookie-chain", "user_id": None,
-         "session_id": "s1", "event_type": "page_view", "occurred_at": "2024-12-20"},
-        {"event_id": "w-chain-2", "anonymous_id": "cookie-chain", "user_id": "c-chain",
-         "session_id": "s2", "event_type": "product_view", "occurred_at": "2025-01-05"},
-        {"event_id": "w-anonymous", "anonymous_id": "cookie-never-logged-in", "user_id": None,
-         "session_id": "s3", "event_type": "page_view", "occurred_at": "2025-01-05"},
+        {
+            "event_id": "w-chain-1",
+            "anonymous_id": "cookie-chain",
+            "user_id": None,
+            "session_id": "s1",
+            "event_type": "page_view",
+            "occurred_at": "2024-12-20",
+        },
+        {
+            "event_id": "w-chain-2",
+            "anonymous_id": "cookie-chain",
+            "user_id": "c-chain",
+            "session_id": "s2",
+            "event_type": "product_view",
+            "occurred_at": "2025-01-05",
+        },
+        {
+            "event_id": "w-anonymous",
+            "anonymous_id": "cookie-never-logged-in",
+            "user_id": None,
+            "session_id": "s3",
+            "event_type": "page_view",
+            "occurred_at": "2025-01-05",
+        },
     ]
     app_events = [
-        {"event_id": "a-tablet-1", "device_id": "device-tablet", "user_id": "c-tablet-1",
-         "session_id": "t1", "event_name": "app_open", "occurred_at": "2025-02-01"},
-        {"event_id": "a-tablet-2", "device_id": "device-tablet", "user_id": "c-tablet-2",
-         "session_id": "t2", "event_name": "app_open", "occurred_at": "2025-02-02"},
-        {"event_id": "a-tablet-anonymous", "device_id": "device-tablet", "user_id": None,
-         "session_id": "t3", "event_name": "app_open", "occurred_at": "2025-02-03"},
+        {
+            "event_id": "a-tablet-1",
+            "device_id": "device-tablet",
+            "user_id": "c-tablet-1",
+            "session_id": "t1",
+            "event_name": "app_open",
+            "occurred_at": "2025-02-01",
+        },
+        {
+            "event_id": "a-tablet-2",
+            "device_id": "device-tablet",
+            "user_id": "c-tablet-2",
+            "session_id": "t2",
+            "event_name": "app_open",
+            "occurred_at": "2025-02-02",
+        },
+        {
+            "event_id": "a-tablet-anonymous",
+            "device_id": "device-tablet",
+            "user_id": None,
+            "session_id": "t3",
+            "event_name": "app_open",
+            "occurred_at": "2025-02-03",
+        },
     ]
     erasure_requests = [{"request_id": "r1", "customer_id": "c-erased", "requested_at": "2025-05-01"}]
     tables = {
-        "customers": customers, "orders": orders, "web_events": web_events,
-        "app_events": app_events, "erasure_requests": erasure_requests,
+        "customers": customers,
+        "orders": orders,
+        "web_events": web_events,
+        "app_events": app_events,
+        "erasure_requests": erasure_requests,
     }
     for table, rows in tables.items():
         write_table(folder, table, rows)
@@ -157,9 +209,9 @@ def test_shared_tablet_does_not_merge(identity_warehouse: tuple[Path, Path]) -> 
     assert keys[("customer_id", "c-tablet-1")] != keys[("customer_id", "c-tablet-2")]
     assert ("device_id", "device-tablet") not in keys
     with duckdb.connect(str(database), read_only=True) as connection:
-        attributed = dict(connection.execute(
-            "select event_id, customer_key from intermediate.int_app_events_attributed"
-        ).fetchall())
+        attributed = dict(
+            connection.execute("select event_id, customer_key from intermediate.int_app_events_attributed").fetchall()
+        )
         audit = connection.execute(
             "select exclusion_rule from marts.identity_exclusions where identifier_value = 'device-tablet'"
         ).fetchall()
@@ -214,8 +266,11 @@ def test_long_chain_converges(identity_warehouse: tuple[Path, Path]) -> None:
 def test_iteration_limit_fails_loudly(identity_warehouse: tuple[Path, Path]) -> None:
     database, work_dir = identity_warehouse
     result = run_dbt(
-        ["run", "--select", "int_identity__components"], database, work_dir / "limited",
-        {"identity_max_iterations": 3}, check=False,
+        ["run", "--select", "int_identity__components"],
+        database,
+        work_dir / "limited",
+        {"identity_max_iterations": 3},
+        check=False,
     )
     assert result.returncode != 0
     assert "did not converge within identity_max_iterations = 3" in result.stdout
@@ -232,8 +287,14 @@ def test_keys_are_stable_when_data_arrives_and_customers_merge(tmp_path: Path) -
         order("o-new-person", None, "brand.new@mail.test", "2025-06-01"),
     ]
     extra_web = [
-        {"event_id": "w-new-cookie", "anonymous_id": "cookie-new", "user_id": "c-variant-1",
-         "session_id": "s9", "event_type": "page_view", "occurred_at": "2025-06-01"},
+        {
+            "event_id": "w-new-cookie",
+            "anonymous_id": "cookie-new",
+            "user_id": "c-variant-1",
+            "session_id": "s9",
+            "event_type": "page_view",
+            "occurred_at": "2025-06-01",
+        },
     ]
     for table, rows in first_day.items():
         rows = rows + (extra_orders if table == "orders" else extra_web if table == "web_events" else [])
@@ -317,16 +378,33 @@ def guard_cases(folder: Path) -> None:
         order("o-x", "c-x", "x@mail.test"),
     ]
     email_events = [
-        {"event_id": "m-a", "email": "old.ann@mail.test", "campaign_id": "k1",
-         "event_type": "open", "occurred_at": "2025-03-01"},
-        {"event_id": "m-b", "email": "other@x.org", "campaign_id": "k1",
-         "event_type": "open", "occurred_at": "2025-03-01"},
+        {
+            "event_id": "m-a",
+            "email": "old.ann@mail.test",
+            "campaign_id": "k1",
+            "event_type": "open",
+            "occurred_at": "2025-03-01",
+        },
+        {
+            "event_id": "m-b",
+            "email": "other@x.org",
+            "campaign_id": "k1",
+            "event_type": "open",
+            "occurred_at": "2025-03-01",
+        },
     ]
     web_events = [
         # 3: 'NULL' and 'Unknown' user ids are placeholders whatever their case
-        {"event_id": f"w-{user}-{cookie}", "anonymous_id": f"cookie-{user}-{cookie}", "user_id": user,
-         "session_id": "s1", "event_type": "page_view", "occurred_at": "2025-02-01"}
-        for user in ("NULL", "Unknown") for cookie in (1, 2)
+        {
+            "event_id": f"w-{user}-{cookie}",
+            "anonymous_id": f"cookie-{user}-{cookie}",
+            "user_id": user,
+            "session_id": "s1",
+            "event_type": "page_view",
+            "occurred_at": "2025-02-01",
+        }
+        for user in ("NULL", "Unknown")
+        for cookie in (1, 2)
     ]
     erasure_requests = [
         {"request_id": "r-a", "customer_id": "c-a1", "requested_at": "2025-05-01"},
@@ -339,16 +417,26 @@ def guard_cases(folder: Path) -> None:
         {"request_id": None, "email": "GUS@mail.test", "requested_at": "2025-05-01"},
     ]
     tables = {
-        "customers": customers, "orders": orders, "email_events": email_events,
-        "web_events": web_events, "erasure_requests": erasure_requests,
+        "customers": customers,
+        "orders": orders,
+        "email_events": email_events,
+        "web_events": web_events,
+        "erasure_requests": erasure_requests,
     }
     for table, rows in tables.items():
         write_table(folder, table, rows)
 
 
 ERASED_CUSTOMERS = {"c-a1", "c-a2", "c-b", "c-c", "c-d", "c-e", "c-f", "c-g"}
-ERASED_EMAILS = {"ann@mail.test", "old.ann@mail.test", "bob@mail.test", "other@x.org",
-                 "eve@mail.test", "fay@mail.test", "gus@mail.test"}
+ERASED_EMAILS = {
+    "ann@mail.test",
+    "old.ann@mail.test",
+    "bob@mail.test",
+    "other@x.org",
+    "eve@mail.test",
+    "fay@mail.test",
+    "gus@mail.test",
+}
 ERASED_ORDERS = {"o-a2", "o-a-guest", "o-b", "o-b-guest", "o-e", "o-f", "o-g"}
 
 
@@ -405,14 +493,20 @@ def test_erasure_does_not_walk_through_placeholder_or_shared_emails(guard_wareho
 
 def test_quarantined_erasure_requests_still_erase(guard_warehouse: tuple[Path, Path]) -> None:
     database = guard_warehouse[0]
-    reasons = sorted(query(
-        database,
-        "select rejection_reason from quarantine.stg_quarantine__rows where source_table = 'erasure_requests'",
-    ))
+    reasons = sorted(
+        query(
+            database,
+            "select rejection_reason from quarantine.stg_quarantine__rows where source_table = 'erasure_requests'",
+        )
+    )
     assert reasons == [("malformed_email",), ("missing_key",), ("missing_key",)]
     keys = keys_by_identifier(database)
-    for identifier in [("customer_id", "c-e"), ("customer_id", "c-f"), ("customer_id", "c-g"),
-                       ("email", "gus@mail.test")]:
+    for identifier in [
+        ("customer_id", "c-e"),
+        ("customer_id", "c-f"),
+        ("customer_id", "c-g"),
+        ("email", "gus@mail.test"),
+    ]:
         assert identifier not in keys
 
 
@@ -444,23 +538,32 @@ def test_placeholder_phones_in_any_format_merge_nobody(guard_warehouse: tuple[Pa
 
 
 def test_a_replacing_email_is_first_seen_when_it_appears(guard_warehouse: tuple[Path, Path]) -> None:
-    seen = dict(query(
-        guard_warehouse[0],
-        "select identifier_value, cast(first_seen_at as date) from marts.customer_identifiers "
-        "where identifier_value like 'moved.%'",
-    ))
+    seen = dict(
+        query(
+            guard_warehouse[0],
+            "select identifier_value, cast(first_seen_at as date) from marts.customer_identifiers "
+            "where identifier_value like 'moved.%'",
+        )
+    )
     assert {value: str(day) for value, day in seen.items()} == {
-        "moved.old@mail.test": "2025-01-01", "moved.new@mail.test": "2025-03-01",
+        "moved.old@mail.test": "2025-01-01",
+        "moved.new@mail.test": "2025-03-01",
     }
 
 
-@pytest.mark.parametrize("table, column", [
-    ("customers", "primary_customer_id"),
-    ("customer_identifiers", "identifier_value"),
-    ("identity_exclusions", "identifier_value"),
-])
+@pytest.mark.parametrize(
+    "table, column",
+    [
+        ("customers", "primary_customer_id"),
+        ("customer_identifiers", "identifier_value"),
+        ("identity_exclusions", "identifier_value"),
+    ],
+)
 def test_erasure_test_catches_a_leak_into_any_identity_mart(
-    guard_warehouse: tuple[Path, Path], tmp_path: Path, table: str, column: str,
+    guard_warehouse: tuple[Path, Path],
+    tmp_path: Path,
+    table: str,
+    column: str,
 ) -> None:
     database, _ = guard_warehouse
     leaked = tmp_path / "leaked.duckdb"
@@ -469,13 +572,15 @@ def test_erasure_test_catches_a_leak_into_any_identity_mart(
     assert clean.returncode == 0, clean.stdout[-2000:]
     with duckdb.connect(str(leaked)) as connection:
         # copy one existing row and give it an erased customer_id
-        columns = [row[0] for row in connection.execute(
-            f"select column_name from information_schema.columns "
-            f"where table_schema = 'marts' and table_name = '{table}' order by ordinal_position"
-        ).fetchall()]
+        columns = [
+            row[0]
+            for row in connection.execute(
+                f"select column_name from information_schema.columns "
+                f"where table_schema = 'marts' and table_name = '{table}' order by ordinal_position"
+            ).fetchall()
+        ]
         replaced = ", ".join(
-            "'c-a1'" if name == column else "'customer_id'" if name == "identifier_type" else name
-            for name in columns
+            "'c-a1'" if name == column else "'customer_id'" if name == "identifier_type" else name for name in columns
         )
         connection.execute(f"insert into marts.{table} select {replaced} from marts.{table} limit 1")
     result = run_dbt(["test", "--select", "assert_no_erased_identifier_downstream"], leaked, tmp_path, check=False)
@@ -483,20 +588,24 @@ def test_erasure_test_catches_a_leak_into_any_identity_mart(
 
 
 def test_identity_eval_scores_identifiers_linked_in_raw_records(
-    guard_warehouse: tuple[Path, Path], tmp_path: Path,
+    guard_warehouse: tuple[Path, Path],
+    tmp_path: Path,
 ) -> None:
     truth = tmp_path / "identifiers.parquet"
     people = {
         "P-x": [("customer_id", "c-x"), ("email", "x@mail.test"), ("phone", "12125550100")],
-        "P-5": [("customer_id", "c-phone-5"), ("customer_id", "c-phone-6"), ("phone", "14155550199"),
-                ("email", "phone.five@mail.test"), ("email", "phone.six@mail.test")],
+        "P-5": [
+            ("customer_id", "c-phone-5"),
+            ("customer_id", "c-phone-6"),
+            ("phone", "14155550199"),
+            ("email", "phone.five@mail.test"),
+            ("email", "phone.six@mail.test"),
+        ],
         "P-a": [("customer_id", "c-a1"), ("email", "ann@mail.test")],  # asked for erasure
     }
     rows = [(kind, value, person) for person, identifiers in people.items() for kind, value in identifiers]
     with duckdb.connect() as connection:
-        connection.execute(
-            "create table truth (identifier_type varchar, identifier_value varchar, person_id varchar)"
-        )
+        connection.execute("create table truth (identifier_type varchar, identifier_value varchar, person_id varchar)")
         connection.executemany("insert into truth values (?, ?, ?)", rows)
         connection.execute(
             f"copy (select *, false as is_shared, false as is_placeholder from truth) to '{truth}' (format parquet)"

@@ -15,9 +15,11 @@ import pytest
 from dbt_runner import PROJECT_ROOT, run_dbt
 from segments.cli import main
 
-SOURCE = Path(os.environ.get(
-    "ONLINE_RETAIL_PATH", PROJECT_ROOT.parent / "shared" / "data" / "online_retail" / "online_retail.parquet"
-))
+SOURCE = Path(
+    os.environ.get(
+        "ONLINE_RETAIL_PATH", PROJECT_ROOT.parent / "shared" / "data" / "online_retail" / "online_retail.parquet"
+    )
+)
 
 pytestmark = pytest.mark.skipif(
     not SOURCE.exists(), reason=f"UCI Online Retail not found at {SOURCE} (set ONLINE_RETAIL_PATH)"
@@ -60,10 +62,12 @@ def test_staging_reconciles_on_real_data(converted: tuple[Path, Path], tmp_path:
     run_dbt(["build", "--selector", "staging"], database, tmp_path)
     with duckdb.connect(str(database), read_only=True) as connection:
         rows = connection.execute("select * from quarantine.stg_quarantine__reconciliation").fetchall()
-        reasons = dict(connection.execute(
-            "select rejection_reason, count(*) from quarantine.stg_quarantine__rows "
-            "where source_table = 'orders' group by 1"
-        ).fetchall())
+        reasons = dict(
+            connection.execute(
+                "select rejection_reason, count(*) from quarantine.stg_quarantine__rows "
+                "where source_table = 'orders' group by 1"
+            ).fetchall()
+        )
     for table, raw_rows, staged, quarantined, duplicates in rows:
         assert raw_rows == staged + quarantined + duplicates, table
     by_table = {row[0]: row for row in rows}

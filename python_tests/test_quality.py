@@ -59,7 +59,7 @@ def test_a_critical_failure_fails_the_gate_and_a_warning_does_not(sample_warehou
 def independent_psi(current: list[float], previous: list[float], floor: float = 0.0001) -> float:
     return sum(
         (max(a, floor) - max(e, floor)) * math.log(max(a, floor) / max(e, floor))
-        for a, e in zip(current, previous)
+        for a, e in zip(current, previous, strict=False)
     )
 
 
@@ -96,7 +96,7 @@ def test_stable_months_raise_no_drift_failure_and_statistics_are_right(tmp_path:
     for as_of_date, name, share, customers in sizes:
         by_date.setdefault(as_of_date, {})[name] = (share, customers)
     dates = sorted(by_date)
-    for (as_of_date, psi, chi_square, cohens_w), previous_date in zip(drift, dates):
+    for (as_of_date, psi, chi_square, cohens_w), previous_date in zip(drift, dates, strict=False):
         current, previous = by_date[as_of_date], by_date[previous_date]
         names = sorted(current)
         expected_psi = independent_psi([current[n][0] for n in names], [previous[n][0] for n in names])
@@ -127,15 +127,19 @@ def named_segments(output: str) -> set[tuple[str, str, str]]:
 def independent_moved(sizes: dict, family: str, dates: list, index: int) -> set[str]:
     """Segments of family whose share moved over 5 points from the previous date or the
     average of the 3 dates before, or whose in/out PSI is above 0.10 (the default vars)."""
+
     def two_bin(a: float, e: float) -> float:
         return independent_psi([a, 1 - a], [e, 1 - e])
+
     moved = set()
     for name, shares in sizes[family].items():
         current, previous = shares[dates[index]], shares[dates[index - 1]]
-        window = [shares[date] for date in dates[max(0, index - 3):index]]
+        window = [shares[date] for date in dates[max(0, index - 3) : index]]
         baseline = sum(window) / len(window)
-        if (max(abs(current - previous), abs(current - baseline)) * 100 > 5
-                or max(two_bin(current, previous), two_bin(current, baseline)) > 0.10):
+        if (
+            max(abs(current - previous), abs(current - baseline)) * 100 > 5
+            or max(two_bin(current, previous), two_bin(current, baseline)) > 0.10
+        ):
             moved.add(name)
     return moved
 
@@ -154,8 +158,21 @@ def read_sizes(database: Path) -> tuple[dict, list]:
 def generate_shifted(raw: Path, purchase_factor: str) -> Path:
     """The sample's generator settings (2,000 people, seed 42) with every purchase rate
     multiplied by purchase_factor from 2026-03-01 on."""
-    generated = run_segments(["generate", "--customers", "2000", "--seed", "42", "--out", str(raw),
-                              "--shift-date", "2026-03-01", "--shift-purchase-factor", purchase_factor])
+    generated = run_segments(
+        [
+            "generate",
+            "--customers",
+            "2000",
+            "--seed",
+            "42",
+            "--out",
+            str(raw),
+            "--shift-date",
+            "2026-03-01",
+            "--shift-purchase-factor",
+            purchase_factor,
+        ]
+    )
     assert generated.returncode == 0, generated.stderr
     return raw
 
@@ -174,8 +191,11 @@ def test_halving_purchases_is_reported_naming_the_segments_and_a_larger_shift_fa
         printed = {name for _, printed_family, name in named if printed_family == family}
         assert printed == independent_moved(sizes, family, dates, len(dates) - 1), family
     # purchase-driven segments shrink; RFM scores are percentiles, so RFM does not move
-    assert {("warn", "behavioural", "high_spenders"), ("warn", "lifecycle", "active"),
-            ("warn", "lifecycle", "dormant")} <= named
+    assert {
+        ("warn", "behavioural", "high_spenders"),
+        ("warn", "lifecycle", "active"),
+        ("warn", "lifecycle", "dormant"),
+    } <= named
     assert not any(family == "rfm" for _, family, _ in named)
     assert not any(name in ("highly_engaged", "prospect") for _, _, name in named)
 
@@ -183,8 +203,13 @@ def test_halving_purchases_is_reported_naming_the_segments_and_a_larger_shift_fa
     # fails the build; the stored test failures and the drift report name only the
     # segments that moved
     # (unit tests pin their vars in overrides, so they pass under the changed var)
-    failed = run_dbt(["build", "--selector", "as_of_rebuild"], database, tmp_path,
-                     {"as_of_date": "2026-04-30", "lifecycle_active_days": 30}, check=False)
+    failed = run_dbt(
+        ["build", "--selector", "as_of_rebuild"],
+        database,
+        tmp_path,
+        {"as_of_date": "2026-04-30", "lifecycle_active_days": 30},
+        check=False,
+    )
     assert failed.returncode != 0
     failures = re.findall(r"(?:FAIL|ERROR) \d* ?([\w.]+) \.", failed.stdout)
     assert failures == ["segment_drift_psi_below_fail_threshold"], failed.stdout[-3000:]
@@ -216,19 +241,27 @@ def test_a_purchase_collapse_from_the_generator_fails_the_gate_naming_the_moved_
     failing_date = dates[-1]  # the backfill stops at the first date whose drift test fails
     assert failing_date < date(2026, 6, 30)
     with duckdb.connect(str(database), read_only=True) as connection:
-        failing_families = {family for (family,) in connection.execute(
-            "select distinct segment_family from marts.segment_drift "
-            "where as_of_date = ? and drift_status = 'fail'", [failing_date]).fetchall()}
+        failing_families = {
+            family
+            for (family,) in connection.execute(
+                "select distinct segment_family from marts.segment_drift "
+                "where as_of_date = ? and drift_status = 'fail'",
+                [failing_date],
+            ).fetchall()
+        }
     assert failing_families and "rfm" not in failing_families  # RFM scores are percentiles
-    expected = {(family, name) for family in failing_families
-                for name in independent_moved(sizes, family, dates, len(dates) - 1)}
+    expected = {
+        (family, name)
+        for family in failing_families
+        for name in independent_moved(sizes, family, dates, len(dates) - 1)
+    }
     assert expected
     # the backfill's own output names the moved segments of the failing family, and only those
     printed = {(family, name) for status, family, name in named_segments(result.stdout) if status == "fail"}
     assert printed == expected, result.stdout
 
 
-def read_published(path: str, queue: "multiprocessing.Queue[str]", first_read: Any, stop: Any) -> None:
+def read_published(path: str, queue: multiprocessing.Queue[str], first_read: Any, stop: Any) -> None:
     """A BI reader: opens the published file again and again, checks each snapshot is
     consistent, and reports every publication (published_at) it saw."""
     seen: list[str] = []
@@ -254,12 +287,12 @@ def read_published(path: str, queue: "multiprocessing.Queue[str]", first_read: A
                 queue.put(f"saw {published_at}")
             first_read.set()
         queue.put(f"ok {reads} {len(seen)}")
-    except Exception as error:  # any error, a lock error included, is a failure
+    except Exception as error:  # noqa: BLE001 - any error, a lock error included, is a failure
         queue.put(f"error: {error!r}")
         first_read.set()
 
 
-def drain(queue: "multiprocessing.Queue[str]", messages: list[str]) -> None:
+def drain(queue: multiprocessing.Queue[str], messages: list[str]) -> None:
     while not queue.empty():
         messages.append(queue.get())
     assert not any(message.startswith(("error", "inconsistent")) for message in messages), messages
@@ -297,7 +330,11 @@ def test_publish_is_atomic_for_readers_during_builds_and_a_failed_build_keeps_th
 
         # a whole build (load, dbt build, check, publish) while the reader keeps reading
         built = subprocess.run(
-            ["make", "build"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+            ["make", "build"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
             env={**environment, "SEGMENTS_DUCKDB_PATH": str(tmp_path / "building.duckdb")},
         )
         assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-2000:]
@@ -312,7 +349,10 @@ def test_publish_is_atomic_for_readers_during_builds_and_a_failed_build_keeps_th
         before = published.read_bytes()
         make = subprocess.run(
             ["make", "build", "DBT_BUILD_FLAGS=--vars '{identity_max_iterations: 1}'"],
-            cwd=PROJECT_ROOT, capture_output=True, text=True,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
             env={**environment, "SEGMENTS_DUCKDB_PATH": str(tmp_path / "failing.duckdb")},
         )
         assert make.returncode != 0

@@ -40,19 +40,21 @@ def test_segments_doc_shows_the_rules_as_the_macro_defines_them() -> None:
     start = text.index(START) + len(START)
     end = text.index(END)
     assert text[start:end].strip() == render_rules_table(), (
-        "docs/segments.md is out of date: run .venv/bin/python python_tests/test_segment_docs.py")
+        "docs/segments.md is out of date: run .venv/bin/python python_tests/test_segment_docs.py"
+    )
 
 
 def test_every_rule_names_the_vars_it_reads() -> None:
     # a rule's words mention each of its vars by name, so the words and the vars agree
     for segment in behavioural_segments():
         assert segment["flag"].startswith("is_")
-        missing = [name for name in segment["vars"] if name not in segment["rule"]
-                   and name != "engagement_half_life_days"]
+        missing = [
+            name for name in segment["vars"] if name not in segment["rule"] and name != "engagement_half_life_days"
+        ]
         assert missing == [], segment["name"]
 
 
 if __name__ == "__main__":
     text = DOC.read_text()
     start = text.index(START) + len(START)
-    DOC.write_text(text[:start] + "\n" + render_rules_table() + "\n" + text[text.index(END):])
+    DOC.write_text(text[:start] + "\n" + render_rules_table() + "\n" + text[text.index(END) :])

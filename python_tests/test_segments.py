@@ -34,18 +34,20 @@ def expected_scores(values: pd.Series, higher_is_better: bool) -> pd.Series:
     count = len(ordered)
     worse = ordered.map(lambda value: int((ordered < value).sum()))
     tied = ordered.map(lambda value: int((ordered == value).sum()))
-    positions = [Fraction(2 * w + t, 2 * count) for w, t in zip(worse, tied)]
-    return pd.Series([1 + sum(position >= cutoff for cutoff in CUTOFFS) for position in positions],
-                     index=values.index)
+    positions = [Fraction(2 * w + t, 2 * count) for w, t in zip(worse, tied, strict=False)]
+    return pd.Series([1 + sum(position >= cutoff for cutoff in CUTOFFS) for position in positions], index=values.index)
 
 
 @pytest.fixture(scope="module")
 def scored(sample_warehouse: Path) -> pd.DataFrame:
     features = read(sample_warehouse, "select * from marts.customer_rfm")
-    segments = read(sample_warehouse, "select * from marts.customer_segments where as_of_date = "
-                                      "(select max(as_of_date) from marts.customer_rfm)")
+    segments = read(
+        sample_warehouse,
+        "select * from marts.customer_segments where as_of_date = (select max(as_of_date) from marts.customer_rfm)",
+    )
     merged = features[["customer_key", "frequency", "monetary", "recency_days"]].merge(
-        segments, on="customer_key", suffixes=("", "_segments"), validate="one_to_one")
+        segments, on="customer_key", suffixes=("", "_segments"), validate="one_to_one"
+    )
     assert len(merged) == len(features) == len(segments)
     return merged
 
@@ -73,8 +75,11 @@ def test_named_segment_follows_the_seed_map(scored: pd.DataFrame) -> None:
         if row.frequency == 0:
             return "Prospects"
         fm_score = (row.f_score + row.m_score) / 2
-        matches = segment_map[(segment_map.r_score == row.r_score)
-                              & (segment_map.fm_score_min <= fm_score) & (fm_score <= segment_map.fm_score_max)]
+        matches = segment_map[
+            (segment_map.r_score == row.r_score)
+            & (segment_map.fm_score_min <= fm_score)
+            & (fm_score <= segment_map.fm_score_max)
+        ]
         assert len(matches) == 1, row
         return str(matches.rfm_segment.iloc[0])
 
@@ -102,33 +107,41 @@ def test_rfm_cutoffs_list_every_band(sample_warehouse: Path, scored: pd.DataFram
 
 
 def test_tie_sensitive_rules_match_independent_computation(sample_warehouse: Path, scored: pd.DataFrame) -> None:
-    features = read(sample_warehouse, "select customer_key, frequency_90d, cast(monetary_90d as varchar) as spend "
-                                      "from marts.customer_rfm")
+    features = read(
+        sample_warehouse,
+        "select customer_key, frequency_90d, cast(monetary_90d as varchar) as spend from marts.customer_rfm",
+    )
     spend = features.set_index("customer_key")
     expected_high_spender = spend.apply(
-        lambda row: row.frequency_90d > 0 and Decimal(row.spend) > 100 * row.frequency_90d, axis=1)
+        lambda row: row.frequency_90d > 0 and Decimal(row.spend) > 100 * row.frequency_90d, axis=1
+    )
     actual = scored.set_index("customer_key").is_high_spender
     assert (actual.loc[expected_high_spender.index] == expected_high_spender).all()
     assert expected_high_spender.sum() > 0
 
-    engagement = read(sample_warehouse, "select customer_key, avg_session_duration_seconds as duration "
-                                        "from marts.customer_engagement").set_index("customer_key")
+    engagement = read(
+        sample_warehouse, "select customer_key, avg_session_duration_seconds as duration from marts.customer_engagement"
+    ).set_index("customer_key")
     with_sessions = engagement.duration.dropna()
     longer = with_sessions.map(lambda value: int((with_sessions > value).sum()))
     expected_engaged = (longer.map(Fraction) < Fraction("0.25") * len(with_sessions)).reindex(
-        engagement.index, fill_value=False)
+        engagement.index, fill_value=False
+    )
     assert (scored.set_index("customer_key").is_highly_engaged.loc[expected_engaged.index] == expected_engaged).all()
     assert expected_engaged.sum() >= len(with_sessions) // 4
 
 
-@pytest.mark.parametrize("cutoffs, problem", [
-    ([0.2, 0.4, 0.8, 0.6], "not strictly ascending"),
-    ([0.2, 0.4, 0.6], "has 3 values"),
-    ([0.2, 0.4, 0.6, 0.8, 0.9], "has 5 values"),
-    ([0, 0.4, 0.6, 0.8], "not strictly between 0 and 1"),
-    ([0.2, 0.4, 0.6, 1], "not strictly between 0 and 1"),
-    ([0.2, 0.2, 0.6, 0.8], "not strictly ascending"),
-])
+@pytest.mark.parametrize(
+    "cutoffs, problem",
+    [
+        ([0.2, 0.4, 0.8, 0.6], "not strictly ascending"),
+        ([0.2, 0.4, 0.6], "has 3 values"),
+        ([0.2, 0.4, 0.6, 0.8, 0.9], "has 5 values"),
+        ([0, 0.4, 0.6, 0.8], "not strictly between 0 and 1"),
+        ([0.2, 0.4, 0.6, 1], "not strictly between 0 and 1"),
+        ([0.2, 0.2, 0.6, 0.8], "not strictly ascending"),
+    ],
+)
 def test_invalid_rfm_score_cutoffs_fail_compilation(tmp_path: Path, cutoffs: list[float], problem: str) -> None:
     result = run_dbt(["parse"], tmp_path / "unused.duckdb", tmp_path, {"rfm_score_cutoffs": cutoffs}, check=False)
     assert result.returncode != 0
@@ -136,8 +149,9 @@ def test_invalid_rfm_score_cutoffs_fail_compilation(tmp_path: Path, cutoffs: lis
 
 
 def test_valid_custom_rfm_score_cutoffs_compile(tmp_path: Path) -> None:
-    result = run_dbt(["parse"], tmp_path / "unused.duckdb", tmp_path,
-                     {"rfm_score_cutoffs": [0.1, 0.3, 0.7, 0.9]}, check=False)
+    result = run_dbt(
+        ["parse"], tmp_path / "unused.duckdb", tmp_path, {"rfm_score_cutoffs": [0.1, 0.3, 0.7, 0.9]}, check=False
+    )
     assert result.returncode == 0, result.stdout[-3000:]
 
 
@@ -158,16 +172,20 @@ def test_a_later_erasure_purges_the_customer_from_every_as_of_date(tmp_path: Pat
             limit 1
         """).fetchone()
         population_before = connection.execute(
-            "select count(*) from marts.customer_segments where as_of_date = '2026-05-31'").fetchone()[0]
+            "select count(*) from marts.customer_segments where as_of_date = '2026-05-31'"
+        ).fetchone()[0]
     requests = raw / "erasure_requests.parquet"
     with duckdb.connect() as connection:
-        connection.execute(f"""
+        connection.execute(
+            f"""
             copy (
                 select * from read_parquet('{requests}')
                 union all
                 select 'r-late-erasure', ?, null, timestamp '2026-06-15 10:00:00'
             ) to '{tmp_path / "requests.parquet"}' (format parquet)
-        """, [customer_id])
+        """,
+            [customer_id],
+        )
     shutil.move(tmp_path / "requests.parquet", requests)
     loaded = run_segments(["load", "--from", str(raw), "--database", str(database)])
     assert loaded.returncode == 0, loaded.stderr
@@ -176,12 +194,18 @@ def test_a_later_erasure_purges_the_customer_from_every_as_of_date(tmp_path: Pat
     with duckdb.connect(str(database), read_only=True) as connection:
         for table in ("customers", "customer_segments", "segment_memberships", "customer_rfm"):
             leaked = connection.execute(
-                f"select count(*) from marts.{table} where customer_key = ?", [customer_key]).fetchone()[0]
+                f"select count(*) from marts.{table} where customer_key = ?", [customer_key]
+            ).fetchone()[0]
             assert leaked == 0, table
-        dates = [row[0].isoformat() for row in connection.execute(
-            "select distinct as_of_date from marts.customer_segments order by 1").fetchall()]
+        dates = [
+            row[0].isoformat()
+            for row in connection.execute(
+                "select distinct as_of_date from marts.customer_segments order by 1"
+            ).fetchall()
+        ]
         population_after = connection.execute(
-            "select count(*) from marts.customer_segments where as_of_date = '2026-05-31'").fetchone()[0]
+            "select count(*) from marts.customer_segments where as_of_date = '2026-05-31'"
+        ).fetchone()[0]
         sized = connection.execute("""
             select sum(customers) from marts.segment_sizes
             where as_of_date = '2026-05-31' and segment_family = 'rfm'

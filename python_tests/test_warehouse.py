@@ -8,7 +8,7 @@ against the generator's injected defects below).
 
 from __future__ import annotations
 
-import json
+import itertools
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -29,9 +29,7 @@ def read(database: Path, sql: str) -> pd.DataFrame:
 
 def test_every_raw_row_is_accounted_for(sample_warehouse: Path) -> None:
     reconciliation = read(sample_warehouse, "select * from quarantine.stg_quarantine__reconciliation")
-    raw_counts = {
-        path.stem: len(pd.read_parquet(path)) for path in SAMPLE_RAW.glob("*.parquet")
-    }
+    raw_counts = {path.stem: len(pd.read_parquet(path)) for path in SAMPLE_RAW.glob("*.parquet")}
     for row in reconciliation.itertuples():
         assert row.raw_rows == raw_counts[row.source_table]
         assert row.raw_rows == row.staged_rows + row.quarantined_rows + row.duplicate_rows
@@ -39,12 +37,17 @@ def test_every_raw_row_is_accounted_for(sample_warehouse: Path) -> None:
 
 def test_injected_defects_are_quarantined_with_their_reason(sample_warehouse: Path) -> None:
     defects = pd.read_parquet(SAMPLE_RAW / "_truth" / "defects.parquet")
-    quarantined = read(sample_warehouse, "select source_table, raw_row_id, rejection_reason from quarantine.stg_quarantine__rows")
-    merged = defects.merge(quarantined, left_on=["table_name", "raw_row_id"],
-                           right_on=["source_table", "raw_row_id"], how="left")
+    quarantined = read(
+        sample_warehouse, "select source_table, raw_row_id, rejection_reason from quarantine.stg_quarantine__rows"
+    )
+    merged = defects.merge(
+        quarantined, left_on=["table_name", "raw_row_id"], right_on=["source_table", "raw_row_id"], how="left"
+    )
     expected_reason = {
-        "null_key": "missing_key", "future_timestamp": "future_timestamp",
-        "malformed_email": "malformed_email", "negative_total": "negative_amount",
+        "null_key": "missing_key",
+        "future_timestamp": "future_timestamp",
+        "malformed_email": "malformed_email",
+        "negative_total": "negative_amount",
         "orphan_order_item": "orphan_order_item",
     }
     for defect, reason in expected_reason.items():
@@ -66,12 +69,15 @@ def raw_file(table: str) -> pd.DataFrame:
     return frame
 
 
-@pytest.mark.parametrize("table, base_model, key, winner", [
-    ("orders", "base_shop__orders", "order_id", "last"),
-    ("web_events", "base_web__events", "event_id", "first"),
-    ("app_events", "base_app__events", "event_id", "first"),
-    ("email_events", "base_email__events", "event_id", "first"),
-])
+@pytest.mark.parametrize(
+    "table, base_model, key, winner",
+    [
+        ("orders", "base_shop__orders", "order_id", "last"),
+        ("web_events", "base_web__events", "event_id", "first"),
+        ("app_events", "base_app__events", "event_id", "first"),
+        ("email_events", "base_email__events", "event_id", "first"),
+    ],
+)
 def test_redeliveries_are_flagged_as_duplicates(
     sample_warehouse: Path, table: str, base_model: str, key: str, winner: str
 ) -> None:
@@ -119,21 +125,28 @@ def test_order_channels_are_normalised_and_unknown_ones_quarantined(tmp_path: Pa
     assert loaded.returncode == 0, loaded.stderr
     run_dbt(["build", "--selector", "staging"], database, tmp_path)
     reasons = read(database, "select raw_row_id, rejection_reason from staging.base_shop__orders")
-    reason = dict(zip(reasons.raw_row_id, reasons.rejection_reason))
+    reason = dict(zip(reasons.raw_row_id, reasons.rejection_reason, strict=False))
     assert reason[phone] == "unknown_channel"
     assert pd.isna(reason[store]) and pd.isna(reason[unrecorded])
     staged = read(database, "select order_id, channel from staging.stg_shop__orders")
-    channel = dict(zip(staged.order_id, staged.channel))
-    order_id = dict(zip(orders.raw_row_id, orders.order_id))
+    channel = dict(zip(staged.order_id, staged.channel, strict=False))
+    order_id = dict(zip(orders.raw_row_id, orders.order_id, strict=False))
     assert order_id[phone] not in channel
     assert channel[order_id[store]] == "store" and pd.isna(channel[order_id[unrecorded]])
     items = raw_file("order_items")
     phone_lines = set(items[items.order_id == order_id[phone]].raw_row_id)
-    line_reasons = read(database, "select raw_row_id, rejection_reason from quarantine.stg_quarantine__rows where source_table = 'order_items'")
-    assert phone_lines and phone_lines <= set(line_reasons[line_reasons.rejection_reason == "order_quarantined"].raw_row_id)
+    line_reasons = read(
+        database,
+        "select raw_row_id, rejection_reason from quarantine.stg_quarantine__rows where source_table = 'order_items'",
+    )
+    assert phone_lines and phone_lines <= set(
+        line_reasons[line_reasons.rejection_reason == "order_quarantined"].raw_row_id
+    )
     reconciliation = read(database, "select * from quarantine.stg_quarantine__reconciliation")
-    assert (reconciliation.raw_rows == reconciliation.staged_rows + reconciliation.quarantined_rows
-            + reconciliation.duplicate_rows).all()
+    assert (
+        reconciliation.raw_rows
+        == reconciliation.staged_rows + reconciliation.quarantined_rows + reconciliation.duplicate_rows
+    ).all()
 
 
 def test_every_quarantined_row_has_a_cause(sample_warehouse: Path) -> None:
@@ -141,18 +154,21 @@ def test_every_quarantined_row_has_a_cause(sample_warehouse: Path) -> None:
     injected defect, an erased row, or a line of an order that is itself bad (quarantined,
     or its order_id was nulled)."""
     defects = pd.read_parquet(SAMPLE_RAW / "_truth" / "defects.parquet")
-    listed = set(zip(defects.table_name, defects.raw_row_id))
-    quarantined = read(sample_warehouse, "select source_table, raw_row_id, rejection_reason from quarantine.stg_quarantine__rows")
+    listed = set(zip(defects.table_name, defects.raw_row_id, strict=False))
+    quarantined = read(
+        sample_warehouse, "select source_table, raw_row_id, rejection_reason from quarantine.stg_quarantine__rows"
+    )
     orders, items = raw_file("orders"), raw_file("order_items")
     bad_order_rows = set(defects[defects.table_name == "orders"].raw_row_id) | set(
-        quarantined[(quarantined.source_table == "orders") & (quarantined.rejection_reason == "erased")].raw_row_id)
+        quarantined[(quarantined.source_table == "orders") & (quarantined.rejection_reason == "erased")].raw_row_id
+    )
     bad_order_ids = set(orders[orders.raw_row_id.isin(bad_order_rows)].order_id.dropna())
     # the generator numbers orders by file position (O000000123 is row 123), so the lines of
     # an order whose order_id was nulled still name the row of that order
     nulled_order_rows = set(defects[(defects.table_name == "orders") & (defects.defect == "null_key")].raw_row_id)
     nulled_order_ids = {f"O{row:09d}" for row in nulled_order_rows}
     assert nulled_order_ids.isdisjoint(set(orders.order_id.dropna()))
-    item_order = dict(zip(items.raw_row_id, items.order_id))
+    item_order = dict(zip(items.raw_row_id, items.order_id, strict=False))
     uncaused = []
     for row in quarantined.itertuples():
         if row.rejection_reason == "erased" or (row.source_table, row.raw_row_id) in listed:
@@ -201,7 +217,9 @@ def independent_rfm(orders: pd.DataFrame, customer_keys: pd.Index, as_of: pd.Tim
         result[f"monetary_{days}d"] = window.total.sum()
     for status in ("returned", "cancelled"):
         result[f"{status}_orders"] = orders[orders.status == status].groupby("customer_key").size()
-    counts = ["frequency", "returned_orders", "cancelled_orders"] + [f"frequency_{days}d" for days in ORDER_WINDOWS_DAYS]
+    counts = ["frequency", "returned_orders", "cancelled_orders"] + [
+        f"frequency_{days}d" for days in ORDER_WINDOWS_DAYS
+    ]
     sums = ["monetary"] + [f"monetary_{days}d" for days in ORDER_WINDOWS_DAYS]
     result[counts + sums] = result[counts + sums].fillna(0)
     result["avg_order_value"] = result.monetary / result.frequency.where(result.frequency > 0)
@@ -215,8 +233,13 @@ def independent_rfm(orders: pd.DataFrame, customer_keys: pd.Index, as_of: pd.Tim
 
 def test_rfm_matches_an_independent_pandas_computation(sample_warehouse: Path) -> None:
     mart = read(sample_warehouse, "select * from marts.customer_rfm").set_index("customer_key")
-    order_keys = read(sample_warehouse, "select order_id, customer_key from intermediate.int_orders_attributed where customer_key is not null")
-    quarantined = read(sample_warehouse, "select raw_row_id from quarantine.stg_quarantine__rows where source_table = 'orders'")
+    order_keys = read(
+        sample_warehouse,
+        "select order_id, customer_key from intermediate.int_orders_attributed where customer_key is not null",
+    )
+    quarantined = read(
+        sample_warehouse, "select raw_row_id from quarantine.stg_quarantine__rows where source_table = 'orders'"
+    )
     as_of = pd.Timestamp(mart.as_of_date.iloc[0])
     orders = staged_orders(SAMPLE_RAW, set(quarantined.raw_row_id)).merge(order_keys, on="order_id")
     expected = independent_rfm(orders, mart.index, as_of)
@@ -242,13 +265,16 @@ def test_rfm_matches_an_independent_pandas_computation(sample_warehouse: Path) -
 
 
 def test_total_monetary_equals_qualifying_orders(sample_warehouse: Path) -> None:
-    totals = read(sample_warehouse, """
+    totals = read(
+        sample_warehouse,
+        """
         select
             (select sum(monetary) from marts.customer_rfm) as mart_total,
             (select sum(order_total) from intermediate.int_orders_attributed, intermediate.int_as_of_date
              where customer_key is not null and order_status = 'completed' and order_total > 0
                and ordered_at < as_of_date + interval 1 day) as order_total
-    """)
+    """,
+    )
     assert totals.mart_total[0] == totals.order_total[0]
 
 
@@ -267,43 +293,43 @@ def test_later_data_does_not_change_features_of_an_earlier_date(tmp_path: Path) 
             key = "order_id" if table == "orders" else "event_id"
             connection.execute(f"""
                 copy (
-                    select * from '{SAMPLE_RAW / (table + '.parquet')}'
+                    select * from '{SAMPLE_RAW / (table + ".parquet")}'
                     union all
                     select * replace ({key} || '-late' as {key}, timestamp '2026-07-15 03:00:00' as {column})
-                    from '{SAMPLE_RAW / (table + '.parquet')}' using sample 10 percent (bernoulli, 5)
-                ) to '{later_raw / (table + '.parquet')}' (format parquet)
+                    from '{SAMPLE_RAW / (table + ".parquet")}' using sample 10 percent (bernoulli, 5)
+                ) to '{later_raw / (table + ".parquet")}' (format parquet)
             """)
         # a late sign-up: a cookie that only browsed anonymously before the as-of date logs
         # in to a CRM account created after it; identity then attributes the old browsing
         # to the new customer, who must still not exist as of the earlier date
         cookie = connection.execute(f"""
-            select anonymous_id from '{SAMPLE_RAW / 'web_events.parquet'}'
+            select anonymous_id from '{SAMPLE_RAW / "web_events.parquet"}'
             group by anonymous_id
             having count(user_id) = 0 and min(occurred_at) < date '{as_of}'
             order by anonymous_id limit 1
         """).fetchone()[0]
         connection.execute(f"""
             copy (
-                select * from '{SAMPLE_RAW / 'customers.parquet'}'
+                select * from '{SAMPLE_RAW / "customers.parquet"}'
                 union all
                 (select * replace (
                     '{LATE_SIGN_UP_ID}' as customer_id, 'late.sign.up@example.org' as email,
                     null as phone, timestamp '2026-07-10 09:00:00' as created_at,
                     timestamp '2026-07-10 09:00:00' as updated_at)
-                from '{SAMPLE_RAW / 'customers.parquet'}' limit 1)
-            ) to '{later_raw / 'customers.parquet'}' (format parquet)
+                from '{SAMPLE_RAW / "customers.parquet"}' limit 1)
+            ) to '{later_raw / "customers.parquet"}' (format parquet)
         """)
         connection.execute(f"""
             copy (
-                select * from '{later_raw / 'web_events.parquet'}'
+                select * from '{later_raw / "web_events.parquet"}'
                 union all
                 (select * replace (
                     'late-sign-up-' || event_type as event_id, '{cookie}' as anonymous_id,
                     '{LATE_SIGN_UP_ID}' as user_id, 'late-sign-up-session' as session_id,
                     timestamp '2026-07-10 09:05:00' as occurred_at)
-                from '{SAMPLE_RAW / 'web_events.parquet'}'
+                from '{SAMPLE_RAW / "web_events.parquet"}'
                 where event_type = 'page_view' limit 1)
-            ) to '{later_raw / 'web_events.parquet'}' (format parquet)
+            ) to '{later_raw / "web_events.parquet"}' (format parquet)
         """)
     second = build_warehouse(later_raw, tmp_path / "second", {"as_of_date": as_of})
     for mart in ["customer_rfm", "customer_engagement", "customer_recency", "customer_segments"]:
@@ -311,10 +337,15 @@ def test_later_data_does_not_change_features_of_an_earlier_date(tmp_path: Path) 
         after = read(second, f"select * from marts.{mart} order by customer_key")
         assert len(before) > 0
         pd.testing.assert_frame_equal(before, after, check_exact=False, rtol=1e-12)
-    assert read(second, "select count(*) as n from intermediate.int_orders_attributed where order_id like '%-late'").n[0] > 0
+    assert (
+        read(second, "select count(*) as n from intermediate.int_orders_attributed where order_id like '%-late'").n[0]
+        > 0
+    )
     # the late sign-up case is real: the new customer owns browsing from before the as-of
     # date, and its earliest identifier sighting (the cookie) is before it too
-    late_sign_up = read(second, f"""
+    late_sign_up = read(
+        second,
+        f"""
         select
             customers.first_seen_at,
             count(*) filter (where web_events.occurred_at < date '{as_of}') as events_before_as_of
@@ -322,7 +353,8 @@ def test_later_data_does_not_change_features_of_an_earlier_date(tmp_path: Path) 
         inner join intermediate.int_web_events_attributed as web_events using (customer_key)
         where customers.primary_customer_id = '{LATE_SIGN_UP_ID}'
         group by customers.first_seen_at
-    """)
+    """,
+    )
     assert len(late_sign_up) == 1
     assert late_sign_up.events_before_as_of[0] > 0
     assert late_sign_up.first_seen_at[0] < pd.Timestamp(as_of)
@@ -336,7 +368,7 @@ def test_history_is_idempotent(sample_warehouse: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     sizes_once = read(database, "select * from marts.segment_sizes order by all")
     segments_once = read(database, "select * from marts.customer_segments order by all")
-    assert sorted(str(day)[:10] for day in sizes_once.as_of_date.unique()) == sorted(dates + ["2026-06-30"])
+    assert sorted(str(day)[:10] for day in sizes_once.as_of_date.unique()) == sorted([*dates, "2026-06-30"])
     run_dbt(["build", "--selector", "as_of_rebuild"], database, tmp_path / "again", {"as_of_date": dates[0]})
     pd.testing.assert_frame_equal(read(database, "select * from marts.segment_sizes order by all"), sizes_once)
     pd.testing.assert_frame_equal(read(database, "select * from marts.customer_segments order by all"), segments_once)
@@ -346,8 +378,8 @@ def test_history_is_idempotent(sample_warehouse: Path, tmp_path: Path) -> None:
     history["as_of_date"] = history.as_of_date.astype(str).str[:10]
     expected = []
     all_dates = sorted(history.as_of_date.unique())
-    assert all_dates == sorted(dates + ["2026-06-30"])
-    for previous, current in zip(all_dates, all_dates[1:]):
+    assert all_dates == sorted([*dates, "2026-06-30"])
+    for previous, current in itertools.pairwise(all_dates):
         before = history[history.as_of_date == previous].set_index("customer_key").rfm_segment
         after = history[history.as_of_date == current].set_index("customer_key").rfm_segment
         moves = pd.concat([before.rename("from_segment"), after.rename("to_segment")], axis=1).fillna("(none)")

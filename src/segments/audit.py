@@ -65,10 +65,12 @@ def open_read_only(database: Path) -> duckdb.DuckDBPyConnection:
 def has_table(connection: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> bool:
     database_filter = "database_name = ?" if catalog else "database_name = current_database()"
     parameters = [catalog, schema, table] if catalog else [schema, table]
-    return bool(connection.execute(
-        f"select count(*) from duckdb_tables() where {database_filter} and schema_name = ? and table_name = ?",
-        parameters,
-    ).fetchall()[0][0])
+    return bool(
+        connection.execute(
+            f"select count(*) from duckdb_tables() where {database_filter} and schema_name = ? and table_name = ?",
+            parameters,
+        ).fetchall()[0][0]
+    )
 
 
 def raw_identity(connection: duckdb.DuckDBPyConnection, catalog: str = "") -> str | None:
@@ -97,13 +99,14 @@ def build_refusal(build: BuildRecord | None, current_raw_identity: str | None) -
     if build is None:
         return "the warehouse records no dbt build (schema audit): run dbt build"
     if build.status == "started":
-        return (f"dbt {build.command} {build.invocation_id} started at {build.started_at} and never "
-                "finished (killed, or still running): run dbt build")
+        return (
+            f"dbt {build.command} {build.invocation_id} started at {build.started_at} and never "
+            "finished (killed, or still running): run dbt build"
+        )
     if build.status != "passed":
         return f"the last dbt {build.command} ({build.invocation_id}) {build.status}: {build.reason}; run dbt build"
     if build.raw_identity is None or build.raw_identity != current_raw_identity:
-        return (f"the raw data changed after dbt build {build.invocation_id} (segments load ran after it): "
-                "run dbt build")
+        return f"the raw data changed after dbt build {build.invocation_id} (segments load ran after it): run dbt build"
     return None
 
 
@@ -147,22 +150,32 @@ def stamp_refusal(database: Path, build: BuildRecord) -> str | None:
         return f"no audit stamp {path}: run segments check after dbt build"
     except (OSError, ValueError) as error:
         return f"cannot read the audit stamp {path}: {one_line(error)}"
-    if not isinstance(stamp, dict) or stamp.get("build_invocation_id") != build.invocation_id \
-            or stamp.get("raw_identity") != build.raw_identity:
+    if (
+        not isinstance(stamp, dict)
+        or stamp.get("build_invocation_id") != build.invocation_id
+        or stamp.get("raw_identity") != build.raw_identity
+    ):
         return f"segments check has not audited dbt build {build.invocation_id}: run segments check"
     if not stamp.get("passed"):
-        return f"segments check failed for dbt build {build.invocation_id}: " \
-               f"{stamp.get('critical_expectation_failures')} critical expectation(s) failed"
+        return (
+            f"segments check failed for dbt build {build.invocation_id}: "
+            f"{stamp.get('critical_expectation_failures')} critical expectation(s) failed"
+        )
     return None
 
 
-def publish_relations(connection: duckdb.DuckDBPyConnection, invocation_id: str,
-                      catalog: str = "") -> list[tuple[str, str]]:
+def publish_relations(
+    connection: duckdb.DuckDBPyConnection, invocation_id: str, catalog: str = ""
+) -> list[tuple[str, str]]:
     """(schema, table) of every model the build marked config.meta.publish."""
     if not has_table(connection, catalog, "audit", "publish_relations"):
         return []
     prefix = f"{catalog}." if catalog else ""
-    return [(schema, table) for schema, table in connection.execute(
-        f"select distinct schema_name, table_name from {prefix}audit.publish_relations "
-        "where invocation_id = ? order by schema_name, table_name", [invocation_id]
-    ).fetchall()]
+    return [
+        (schema, table)
+        for schema, table in connection.execute(
+            f"select distinct schema_name, table_name from {prefix}audit.publish_relations "
+            "where invocation_id = ? order by schema_name, table_name",
+            [invocation_id],
+        ).fetchall()
+    ]

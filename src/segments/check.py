@@ -31,10 +31,17 @@ DEFAULT_CONTEXT_DIR = PROJECT_ROOT / "gx" / "uncommitted" / "context"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_database_argument(parser)
     parser.add_argument("--suites", type=Path, default=SUITES_DIR, help="folder of suite JSON files")
-    parser.add_argument("--context-dir", type=Path, default=DEFAULT_CONTEXT_DIR,
-                        help="where the GX context and its Data Docs site are written")
-    parser.add_argument("--drift-only", action="store_true",
-                        help="only print the segments that moved on the latest as-of date; no suites, no stamp")
+    parser.add_argument(
+        "--context-dir",
+        type=Path,
+        default=DEFAULT_CONTEXT_DIR,
+        help="where the GX context and its Data Docs site are written",
+    )
+    parser.add_argument(
+        "--drift-only",
+        action="store_true",
+        help="only print the segments that moved on the latest as-of date; no suites, no stamp",
+    )
 
 
 def print_report(report: CheckReport) -> None:
@@ -42,17 +49,23 @@ def print_report(report: CheckReport) -> None:
 
     for suite_name in dict.fromkeys(outcome.suite for outcome in report.outcomes):
         outcomes = [outcome for outcome in report.outcomes if outcome.suite == suite_name]
-        failed = {severity: sum(1 for o in outcomes if not o.success and o.severity == severity)
-                  for severity in SEVERITIES}
-        print(f"suite {suite_name}: {len(outcomes)} expectations, "
-              f"{failed['critical']} critical failed, {failed['warning']} warning failed")
+        failed = {
+            severity: sum(1 for o in outcomes if not o.success and o.severity == severity) for severity in SEVERITIES
+        }
+        print(
+            f"suite {suite_name}: {len(outcomes)} expectations, "
+            f"{failed['critical']} critical failed, {failed['warning']} warning failed"
+        )
     for outcome in report.warnings:
-        print(f"  warning: {outcome.batch}: {outcome.expectation_type}({outcome.column or ''}) "
-              f"observed {outcome.observed}")
+        print(
+            f"  warning: {outcome.batch}: {outcome.expectation_type}({outcome.column or ''}) "
+            f"observed {outcome.observed}"
+        )
     for outcome in report.gate_failures:
         reason = f"raised {outcome.raised}" if outcome.raised else f"observed {outcome.observed}"
-        print(f"  CRITICAL: {outcome.batch}: {outcome.expectation_type}({outcome.column or ''}) {reason}",
-              file=sys.stderr)
+        print(
+            f"  CRITICAL: {outcome.batch}: {outcome.expectation_type}({outcome.column or ''}) {reason}", file=sys.stderr
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,8 +94,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         connection.close()
     stamp = write_audit_stamp(database, build, len(report.gate_failures))
-    print(f"audit stamp: {audit_stamp_path(database)} ({'passed' if stamp['passed'] else 'failed'}) "
-          f"for dbt build {build.invocation_id}")
+    print(
+        f"audit stamp: {audit_stamp_path(database)} ({'passed' if stamp['passed'] else 'failed'}) "
+        f"for dbt build {build.invocation_id}"
+    )
     docs = args.context_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     print(f"Data Docs: {docs}")
     if report.gate_failures:

@@ -93,8 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not is_expected_failure(error) or os.environ.get("SEGMENTS_DEBUG") == "1":
             raise
         message = " ".join(str(error).split()) or type(error).__name__
-        print(f"segments {args.command}: error: {message} (SEGMENTS_DEBUG=1 shows the traceback)",
-              file=sys.stderr)
+        print(f"segments {args.command}: error: {message} (SEGMENTS_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 2
 
 

@@ -159,7 +159,5 @@ def render_markdown_table() -> str:
     lines = ["| table | required | columns (type) | notes |", "| --- | --- | --- | --- |"]
     for table in TABLES:
         columns = ", ".join(f"`{name}` ({column_type})" for name, column_type in table.columns)
-        lines.append(
-            f"| `{table.name}` | {'yes' if table.required else 'no'} | {columns} | {table.description} |"
-        )
+        lines.append(f"| `{table.name}` | {'yes' if table.required else 'no'} | {columns} | {table.description} |")
     return "\n".join(lines)

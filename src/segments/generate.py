@@ -32,13 +32,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument(
-        "--end-date", type=date.fromisoformat, default=date(2026, 6, 30),
+        "--end-date",
+        type=date.fromisoformat,
+        default=date(2026, 6, 30),
         help="last day of history (default 2026-06-30)",
     )
     parser.add_argument("--days", type=int, default=730, help="days of history (default 730)")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     parser.add_argument(
-        "--shift-date", type=date.fromisoformat, default=None,
+        "--shift-date",
+        type=date.fromisoformat,
+        default=None,
         help="from this date on, multiply every purchase rate by --shift-purchase-factor",
     )
     parser.add_argument("--shift-purchase-factor", type=float, default=1.0)
@@ -54,7 +58,11 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.shift_purchase_factor <= 1:
         raise CommandError("--shift-purchase-factor must lie between 0 and 1")
     settings = Settings(
-        args.customers, args.seed, args.end_date, args.days, args.shift_date,
+        args.customers,
+        args.seed,
+        args.end_date,
+        args.days,
+        args.shift_date,
         args.shift_purchase_factor,
     )
     counts = generate(settings, args.out, args.format)

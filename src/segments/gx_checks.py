@@ -52,14 +52,16 @@ class CheckReport:
     @property
     def gate_failures(self) -> list[ExpectationOutcome]:
         return [
-            outcome for outcome in self.outcomes
+            outcome
+            for outcome in self.outcomes
             if outcome.raised or (not outcome.success and outcome.severity == "critical")
         ]
 
     @property
     def warnings(self) -> list[ExpectationOutcome]:
         return [
-            outcome for outcome in self.outcomes
+            outcome
+            for outcome in self.outcomes
             if not outcome.success and not outcome.raised and outcome.severity == "warning"
         ]
 
@@ -123,11 +125,14 @@ def run_checks(
                 batches.setdefault(key, []).append(expectation)
             for batch_name, expectations in batches.items():
                 meta = expectations[0]["meta"]
-                columns = sorted({
-                    expectation["kwargs"][argument]
-                    for expectation in expectations for argument in COLUMN_ARGUMENTS
-                    if argument in expectation["kwargs"]
-                })
+                columns = sorted(
+                    {
+                        expectation["kwargs"][argument]
+                        for expectation in expectations
+                        for argument in COLUMN_ARGUMENTS
+                        if argument in expectation["kwargs"]
+                    }
+                )
                 dataframe = connection.execute(batch_sql(meta, columns)).df()
                 gx_suite = gx.ExpectationSuite(name=f"{suite['name']}.{batch_name}")
                 for expectation in expectations:
@@ -136,9 +141,11 @@ def run_checks(
                         kwargs["value_set"] = [
                             row[0] for row in connection.execute(expectation["meta"]["value_set_query"]).fetchall()
                         ]
-                    gx_suite.add_expectation(ExpectationConfiguration(
-                        type=expectation["type"], kwargs=kwargs, meta=expectation["meta"]
-                    ).to_domain_obj())
+                    gx_suite.add_expectation(
+                        ExpectationConfiguration(
+                            type=expectation["type"], kwargs=kwargs, meta=expectation["meta"]
+                        ).to_domain_obj()
+                    )
                 gx_suite = context.suites.add_or_update(gx_suite)
                 asset_name = batch_name.replace(".", "__")
                 try:
@@ -152,15 +159,23 @@ def run_checks(
                 result = validation.run(batch_parameters={"dataframe": dataframe})
                 for expectation_result in result.results:
                     configuration = expectation_result.expectation_config
+                    if configuration is None:  # GX returns the configuration it evaluated
+                        raise CommandError(f"suite {suite['name']}: a result came back without its expectation")
                     raised = expectation_result.exception_info.get("raised_exception")
-                    report.outcomes.append(ExpectationOutcome(
-                        suite=suite["name"], batch=batch_name, expectation_type=configuration.type,
-                        column=configuration.kwargs.get("column"),
-                        severity=configuration.meta["severity"], success=bool(expectation_result.success),
-                        raised=expectation_result.exception_info.get("exception_message") if raised else None,
-                        observed=expectation_result.result.get("observed_value",
-                                                               expectation_result.result.get("unexpected_count")),
-                    ))
+                    report.outcomes.append(
+                        ExpectationOutcome(
+                            suite=suite["name"],
+                            batch=batch_name,
+                            expectation_type=configuration.type,
+                            column=configuration.kwargs.get("column"),
+                            severity=configuration.meta["severity"],
+                            success=bool(expectation_result.success),
+                            raised=expectation_result.exception_info.get("exception_message") if raised else None,
+                            observed=expectation_result.result.get(
+                                "observed_value", expectation_result.result.get("unexpected_count")
+                            ),
+                        )
+                    )
         context.build_data_docs()
     finally:
         if owned:

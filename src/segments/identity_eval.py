@@ -51,8 +51,7 @@ class IdentityScores:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_database_argument(parser)
-    parser.add_argument("--truth", type=Path, required=True,
-                        help="the generator's _truth/identifiers.parquet")
+    parser.add_argument("--truth", type=Path, required=True, help="the generator's _truth/identifiers.parquet")
     parser.add_argument("--min-precision", type=float, default=None)
     parser.add_argument("--min-recall", type=float, default=None)
 
@@ -157,8 +156,9 @@ def evaluate(database: Path, truth: Path) -> IdentityScores:
 def run(args: argparse.Namespace) -> int:
     scores = evaluate(resolve_database(args.database), args.truth)
     print(f"evaluated identifiers: {scores.identifiers:,}")
-    print(f"pairs predicted: {scores.predicted_pairs:,}, true: {scores.true_pairs:,}, "
-          f"correct: {scores.correct_pairs:,}")
+    print(
+        f"pairs predicted: {scores.predicted_pairs:,}, true: {scores.true_pairs:,}, correct: {scores.correct_pairs:,}"
+    )
     print(f"precision: {scores.precision:.4f}")
     print(f"recall:    {scores.recall:.4f}")
     print(f"f1:        {scores.f1:.4f}")

@@ -12,10 +12,11 @@ contract violations: those rows load as they are and staging quarantines them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -66,9 +67,7 @@ class RawFile:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--from", dest="folder", type=Path, required=True, help="folder of raw files"
-    )
+    parser.add_argument("--from", dest="folder", type=Path, required=True, help="folder of raw files")
     add_database_argument(parser)
 
 
@@ -118,9 +117,7 @@ def find_files(folder: Path) -> tuple[list[RawFile], list[str]]:
             problems.append(f"{path.name}: {kind_problem}")
             continue
         if table.name in files:
-            problems.append(
-                f"{path.name}: table {table.name} is already given by {files[table.name].path.name}"
-            )
+            problems.append(f"{path.name}: table {table.name} is already given by {files[table.name].path.name}")
             continue
         files[table.name] = RawFile(table, path)
     for table in TABLES:
@@ -134,9 +131,7 @@ def contract_message(folder: Path, problems: list[str]) -> str:
     return f"{folder} breaks the raw data contract; nothing was loaded:\n{lines}"
 
 
-def register_source(
-    connection: duckdb.DuckDBPyConnection, raw_file: RawFile
-) -> tuple[list[str], list[str]]:
+def register_source(connection: duckdb.DuckDBPyConnection, raw_file: RawFile) -> tuple[list[str], list[str]]:
     """The file's contract columns as table raw_file.view, with its row number in ROW_COLUMN.
 
     Returns the file's contract problems and the names of its ignored extra columns.
@@ -147,8 +142,16 @@ def register_source(
 
 # Source types whose values are numbers; a numeric contract column accepts only these (or text).
 INTEGER_SOURCE_TYPES = (
-    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
-    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
 )
 FLOAT_SOURCE_TYPES = ("FLOAT", "REAL", "DOUBLE")
 # A binary float counts as exact when it is within this share of its own size of the
@@ -183,11 +186,7 @@ def type_hint(target_type: str) -> str:
 
 
 def is_numeric_source(source_type: str) -> bool:
-    return (
-        source_type in INTEGER_SOURCE_TYPES
-        or source_type in FLOAT_SOURCE_TYPES
-        or source_type.startswith("DECIMAL")
-    )
+    return source_type in INTEGER_SOURCE_TYPES or source_type in FLOAT_SOURCE_TYPES or source_type.startswith("DECIMAL")
 
 
 def exact_number(name: str, text: str, source_type: str, target_type: str) -> str:
@@ -214,8 +213,7 @@ def exact_number(name: str, text: str, source_type: str, target_type: str) -> st
         # it is exact when it lies within float representation error of its cast.
         scale = numeric_scale(target_type)
         tolerance = (
-            f"least(greatest(abs({name}), 1) * {FLOAT_RELATIVE_TOLERANCE!r}, "
-            f"{FLOAT_SCALE_TOLERANCE!r} / 10 ** {scale})"
+            f"least(greatest(abs({name}), 1) * {FLOAT_RELATIVE_TOLERANCE!r}, {FLOAT_SCALE_TOLERANCE!r} / 10 ** {scale})"
         )
         return f"case when abs({name} - {cast}) <= {tolerance} then {cast} end"
     if is_numeric_source(source_type):
@@ -236,8 +234,13 @@ TIMESTAMP_TEXT = (
 MIN_TIMESTAMP = "1900-01-01 00:00:00"
 MAX_TIMESTAMP = "9999-12-31 23:59:59.999999"
 TIMESTAMP_SOURCE_TYPES = (
-    "DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS",
-    "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS",
+    "DATE",
+    "TIMESTAMP",
+    "TIMESTAMP_S",
+    "TIMESTAMP_MS",
+    "TIMESTAMP_NS",
+    "TIMESTAMP WITH TIME ZONE",
+    "TIMESTAMPTZ_NS",
 )
 
 
@@ -247,15 +250,15 @@ def accepted_source(source_type: str, target_type: str) -> tuple[bool, str]:
         return True, ""  # a Parquet column of the null type: every value is missing
     if target_type == TEXT:
         return source_type in ("VARCHAR", *INTEGER_SOURCE_TYPES), (
-            "text (or whole numbers, read as their decimal digits)")
+            "text (or whole numbers, read as their decimal digits)"
+        )
     if target_type in (TIMESTAMP, DATE):
-        return source_type in ("VARCHAR", *TIMESTAMP_SOURCE_TYPES), (
-            "text, a date or a timestamp")
+        return source_type in ("VARCHAR", *TIMESTAMP_SOURCE_TYPES), ("text, a date or a timestamp")
     if target_type == BOOLEAN:
         return source_type in ("VARCHAR", "BOOLEAN") or is_numeric_source(source_type), (
-            "text, a boolean or the numbers 1/0")
-    return source_type in ("VARCHAR", "BOOLEAN") or is_numeric_source(source_type), (
-        "text or numbers")
+            "text, a boolean or the numbers 1/0"
+        )
+    return source_type in ("VARCHAR", "BOOLEAN") or is_numeric_source(source_type), ("text or numbers")
 
 
 def sane_timestamp(value: str) -> str:
@@ -276,8 +279,7 @@ def timestamp_value(name: str, text: str, source_type: str) -> str:
     elif source_type in ("TIMESTAMP_NS", "TIMESTAMPTZ_NS"):
         # Nanoseconds are refused unless whole microseconds: a timestamp holds microseconds.
         zoned = source_type == "TIMESTAMPTZ_NS"
-        cast = f"timezone('UTC', cast({name} as timestamptz))" if zoned else (
-            f"cast({name} as timestamp)")
+        cast = f"timezone('UTC', cast({name} as timestamptz))" if zoned else (f"cast({name} as timestamp)")
         value = f"case when epoch_ns({name}) % 1000 = 0 then {cast} end"
     elif source_type == "TIMESTAMP WITH TIME ZONE":
         value = f"timezone('UTC', {name})"
@@ -312,8 +314,7 @@ def conversion(column: str, source_type: str, target_type: str) -> str:
         # A date column refuses a timestamp with a time of day rather than drop the time.
         if is_text:
             as_timestamp = sane_timestamp(
-                f"case when regexp_full_match({text}, {literal(TIMESTAMP_TEXT)}) "
-                f"then try_cast({text} as timestamp) end"
+                f"case when regexp_full_match({text}, {literal(TIMESTAMP_TEXT)}) then try_cast({text} as timestamp) end"
             )
         else:
             as_timestamp = timestamp_value(name, text, source_type)
@@ -333,9 +334,7 @@ def presence(column: str, source_type: str) -> str:
     return f"{quote(column)} is not null"
 
 
-def validate_file(
-    connection: duckdb.DuckDBPyConnection, raw_file: RawFile
-) -> tuple[list[str], str]:
+def validate_file(connection: duckdb.DuckDBPyConnection, raw_file: RawFile) -> tuple[list[str], str]:
     """Contract problems of one file, and the select that yields its typed rows."""
     name = raw_file.path.name
     try:
@@ -344,8 +343,7 @@ def validate_file(
         return [f"{name}: cannot be read ({first_line(error)})"], ""
     if extra:
         print(
-            f"segments load: warning: {name}: columns not in the contract are ignored: "
-            f"{', '.join(extra)}",
+            f"segments load: warning: {name}: columns not in the contract are ignored: {', '.join(extra)}",
             file=sys.stderr,
         )
     if problems:
@@ -362,16 +360,14 @@ def validate_file(
     if problems:
         return problems, ""
     expressions = {
-        column: conversion(column, source_types[column], target_type)
-        for column, target_type in raw_file.table.columns
+        column: conversion(column, source_types[column], target_type) for column, target_type in raw_file.table.columns
     }
     failures = ", ".join(
-        f"count(*) filter (where {presence(column, source_types[column])} "
-        f"and {expressions[column]} is null)"
+        f"count(*) filter (where {presence(column, source_types[column])} and {expressions[column]} is null)"
         for column in raw_file.table.column_names
     )
     counts = connection.execute(f"select {failures} from {raw_file.view}").fetchall()[0]
-    for (column, target_type), failed in zip(raw_file.table.columns, counts):
+    for (column, target_type), failed in zip(raw_file.table.columns, counts, strict=False):
         if failed:
             example = connection.execute(
                 f"select {ROW_COLUMN}, cast({quote(column)} as varchar) from {raw_file.view} "
@@ -395,9 +391,7 @@ def validate_file(
 
 
 def empty_select(table: Table) -> str:
-    columns = ", ".join(
-        f"cast(null as {column_type}) as {quote(column)}" for column, column_type in table.columns
-    )
+    columns = ", ".join(f"cast(null as {column_type}) as {quote(column)}" for column, column_type in table.columns)
     return (
         f"select {columns}, cast(null as bigint) as {RAW_ROW_ID}, "
         f"cast(null as varchar) as {RAW_SOURCE_FILE}, "
@@ -405,9 +399,7 @@ def empty_select(table: Table) -> str:
     )
 
 
-def validate_folder(
-    folder: Path, connection: duckdb.DuckDBPyConnection
-) -> tuple[dict[str, RawFile], dict[str, str]]:
+def validate_folder(folder: Path, connection: duckdb.DuckDBPyConnection) -> tuple[dict[str, RawFile], dict[str, str]]:
     """The folder's files and the select yielding each raw table; CommandError if refused."""
     found, problems = find_files(folder)
     files = {raw_file.table.name: raw_file for raw_file in found}
@@ -440,13 +432,10 @@ def write_raw_tables(
     row_counts: dict[str, int] = {}
     for table in TABLES:
         connection.execute(
-            f"create or replace table warehouse.{RAW_SCHEMA}.{table.name} as "
-            f"{selects[table.name]}",
+            f"create or replace table warehouse.{RAW_SCHEMA}.{table.name} as {selects[table.name]}",
             {"loaded_at": loaded_at} if table.name in files else None,
         )
-        counted = connection.execute(
-            f"select count(*) from warehouse.{RAW_SCHEMA}.{table.name}"
-        ).fetchall()
+        counted = connection.execute(f"select count(*) from warehouse.{RAW_SCHEMA}.{table.name}").fetchall()
         row_counts[table.name] = int(counted[0][0])
     manifest_rows = ", ".join(
         f"({literal(table.name)}, "
@@ -466,10 +455,8 @@ def write_raw_tables(
 def remove_created_warehouse(database: Path) -> None:
     """Remove a warehouse file (and its write-ahead log) this load created and then failed."""
     for path in (database, database.with_name(database.name + ".wal")):
-        try:
+        with contextlib.suppress(OSError):
             path.unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def load_folder(folder: Path, database: Path) -> dict[str, int]:
@@ -494,7 +481,7 @@ def write_warehouse(
     selects: dict[str, str],
 ) -> dict[str, int]:
     """Attach the warehouse and replace its raw tables in one transaction, or change nothing."""
-    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
     existed = database.exists()
     try:
         database.parent.mkdir(parents=True, exist_ok=True)
@@ -508,20 +495,15 @@ def write_warehouse(
         row_counts = write_raw_tables(connection, files, selects, loaded_at)
         connection.execute("commit")
     except BaseException as error:
-        try:
+        # the transaction may already be gone (a failed commit rolls back by itself)
+        with contextlib.suppress(duckdb.Error):
             connection.execute("rollback")
-        except duckdb.Error:
-            pass  # the transaction is already gone (a failed commit rolls back by itself)
-        try:
+        with contextlib.suppress(duckdb.Error):
             connection.execute("detach warehouse")
-        except duckdb.Error:
-            pass
         if not existed:
             remove_created_warehouse(database)
         if isinstance(error, (duckdb.Error, OSError)):
-            raise CommandError(
-                f"loading into {database} failed, nothing changed: {first_line(error)}"
-            ) from error
+            raise CommandError(f"loading into {database} failed, nothing changed: {first_line(error)}") from error
         raise
     connection.execute("detach warehouse")
     return row_counts

@@ -26,14 +26,19 @@ import duckdb
 from segments.errors import CommandError
 
 SOURCE_COLUMNS = (
-    "InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
-    "CustomerID", "Country",
+    "InvoiceNo",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "UnitPrice",
+    "CustomerID",
+    "Country",
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="source", type=Path, required=True,
-                        help="online_retail.parquet (or .csv)")
+    parser.add_argument("--from", dest="source", type=Path, required=True, help="online_retail.parquet (or .csv)")
     parser.add_argument("--out", type=Path, required=True, help="raw folder to write")
 
 
@@ -58,9 +63,7 @@ def convert(source: Path, out: Path) -> dict[str, int]:
     else:
         # a table keeps insertion order, so rowid follows the file's row order
         connection.execute(f"create table source_text as select * from read_csv('{path}')")
-        connection.execute(
-            "create view source_lines as select *, rowid + 1 as file_row from source_text"
-        )
+        connection.execute("create view source_lines as select *, rowid + 1 as file_row from source_text")
     present = {row[0] for row in connection.execute("describe source_lines").fetchall()}
     missing = [column for column in SOURCE_COLUMNS if column not in present]
     if missing:

@@ -41,11 +41,17 @@ TEMPORARY_NAME = re.compile(r"\.(?P<name>.+?)\.(?P<pid>\d+)(\.[0-9a-f]{8})?\.tmp
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_database_argument(parser)
-    parser.add_argument("--published", type=Path, default=None,
-                        help=f"published file (default ${PUBLISHED_ENVIRONMENT_VARIABLE}, "
-                        "else published.duckdb beside the warehouse)")
-    parser.add_argument("--force", action="store_true",
-                        help="publish even when the warehouse's last build or segments check did not pass")
+    parser.add_argument(
+        "--published",
+        type=Path,
+        default=None,
+        help=f"published file (default ${PUBLISHED_ENVIRONMENT_VARIABLE}, else published.duckdb beside the warehouse)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="publish even when the warehouse's last build or segments check did not pass",
+    )
 
 
 def resolve_published(published: Path | None, database: Path) -> Path:
@@ -72,8 +78,10 @@ def check_destination(database: Path, published: Path) -> None:
         except OSError:
             same = False
     if same:
-        raise CommandError(f"the published file {published} is the warehouse {database}: "
-                           f"set {PUBLISHED_ENVIRONMENT_VARIABLE} or --published to another file")
+        raise CommandError(
+            f"the published file {published} is the warehouse {database}: "
+            f"set {PUBLISHED_ENVIRONMENT_VARIABLE} or --published to another file"
+        )
     if published.is_dir():
         raise CommandError(f"the published path {published} is a directory, not a file")
     if not published.parent.is_dir():
@@ -108,14 +116,16 @@ def copy_relations(connection: duckdb.DuckDBPyConnection, relations: list[tuple[
         comment = connection.execute(
             "select comment from duckdb_tables() where database_name = 'warehouse' and schema_name = ? "
             "and table_name = ? union all select comment from duckdb_views() where database_name = 'warehouse' "
-            "and schema_name = ? and view_name = ?", [schema, table, schema, table]
+            "and schema_name = ? and view_name = ?",
+            [schema, table, schema, table],
         ).fetchall()
         if comment and comment[0][0]:
             connection.execute(f"comment on table {target} is {literal(comment[0][0])}")
         for column, column_comment in connection.execute(
             "select column_name, comment from duckdb_columns() where database_name = 'warehouse' "
             "and schema_name = ? and table_name = ? and comment is not null and comment != '' "
-            "order by column_index", [schema, table]
+            "order by column_index",
+            [schema, table],
         ).fetchall():
             connection.execute(f"comment on column {target}.{quote(column)} is {literal(column_comment)}")
 
@@ -152,12 +162,16 @@ def publish(database: Path, published: Path, force: bool = False) -> list[str]:
                 raise CommandError(f"refusing to publish {database}: {refusal} (--force publishes anyway)")
         relations = publish_relations(connection, build.invocation_id, "warehouse") if build else []
         if build is None or not relations:
-            raise CommandError(f"{database} records no relation marked publish (config meta publish: true) "
-                               "for its last dbt build: run dbt build")
-        existing = set(connection.execute(
-            "select schema_name, table_name from duckdb_tables() where database_name = 'warehouse' "
-            "union all select schema_name, view_name from duckdb_views() where database_name = 'warehouse'"
-        ).fetchall())
+            raise CommandError(
+                f"{database} records no relation marked publish (config meta publish: true) "
+                "for its last dbt build: run dbt build"
+            )
+        existing = set(
+            connection.execute(
+                "select schema_name, table_name from duckdb_tables() where database_name = 'warehouse' "
+                "union all select schema_name, view_name from duckdb_views() where database_name = 'warehouse'"
+            ).fetchall()
+        )
         missing = [f"{schema}.{table}" for schema, table in relations if (schema, table) not in existing]
         if missing:
             raise CommandError(f"{database} lacks relations marked publish: {', '.join(missing[:5])}: run dbt build")
@@ -185,8 +199,9 @@ def publish(database: Path, published: Path, force: bool = False) -> list[str]:
         published.with_name(published.name + ".wal").unlink(missing_ok=True)
         os.replace(staging_file, published)
     except (duckdb.Error, OSError) as error:
-        raise CommandError(f"publishing {database} to {published} failed, the last publication is "
-                           f"unchanged: {one_line(error)}") from error
+        raise CommandError(
+            f"publishing {database} to {published} failed, the last publication is unchanged: {one_line(error)}"
+        ) from error
     finally:
         connection.close()
         for leftover in (staging_file, staging_wal):

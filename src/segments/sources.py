@@ -55,9 +55,12 @@ def file_kind_problem(path: Path) -> str | None:
     if stat.S_ISREG(mode):
         return None
     kind = (
-        "a FIFO" if stat.S_ISFIFO(mode)
-        else "a socket" if stat.S_ISSOCK(mode)
-        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        "a FIFO"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
         else "not a regular file"
     )
     return f"is {kind}, not a regular file; only regular files are read"
@@ -68,9 +71,7 @@ def normalized(name: str) -> str:
     return name.strip().lower()
 
 
-def match_columns(
-    names: list[str], contract_columns: list[str]
-) -> tuple[dict[str, int], list[str], list[str]]:
+def match_columns(names: list[str], contract_columns: list[str]) -> tuple[dict[str, int], list[str], list[str]]:
     """Position of each contract column among names, the problems, and the ignored extra names.
 
     A name is matched trimmed and case-insensitively (SQL identifiers are case-insensitive),
@@ -86,21 +87,15 @@ def match_columns(
         for key, found in positions.items()
         if len(found) > 1
     ]
-    problems += [
-        f"column {column} is missing" for column in contract_columns if column not in positions
-    ]
-    matched = {
-        column: positions[column][0] for column in contract_columns if column in positions
-    }
+    problems += [f"column {column} is missing" for column in contract_columns if column not in positions]
+    matched = {column: positions[column][0] for column in contract_columns if column in positions}
     extra = [names[found[0]] for key, found in positions.items() if key not in contract_columns]
     return matched, problems, extra
 
 
 def create_table(connection: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> None:
     definitions = ", ".join(f"{quote(column)} varchar" for column in columns)
-    connection.execute(
-        f"create temp table {quote(table)} ({definitions}, {quote(ROW_COLUMN)} bigint)"
-    )
+    connection.execute(f"create temp table {quote(table)} ({definitions}, {quote(ROW_COLUMN)} bigint)")
 
 
 class CsvLineError(Exception):
@@ -115,7 +110,7 @@ def decoded_lines(handle: BinaryIO) -> Iterator[str]:
     """The file's lines as text, strictly UTF-8 (a leading byte order mark is dropped)."""
     for number, raw in enumerate(handle, start=1):
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
-            raw = raw[len(codecs.BOM_UTF8):]
+            raw = raw[len(codecs.BOM_UTF8) :]
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -124,7 +119,7 @@ def decoded_lines(handle: BinaryIO) -> Iterator[str]:
 
 def encoding_problem(failure: CsvLineError, header: list[str] | None) -> str:
     """A one-line message for a line that is not UTF-8, naming the column when it can."""
-    byte = failure.raw[failure.error.start:failure.error.start + 1].hex()
+    byte = failure.raw[failure.error.start : failure.error.start + 1].hex()
     where = ""
     if header is not None:
         # Parse the line with the bad bytes kept as surrogates to find the field holding them.
@@ -138,10 +133,7 @@ def encoding_problem(failure: CsvLineError, header: list[str] | None) -> str:
                 if position < len(header):
                     where = f" in column {header[position].strip()}"
                 break
-    return (
-        f"line {failure.line}{where}: not UTF-8 encoded (invalid byte 0x{byte}); "
-        f"save the file as UTF-8"
-    )
+    return f"line {failure.line}{where}: not UTF-8 encoded (invalid byte 0x{byte}); save the file as UTF-8"
 
 
 def csv_problem(line: int, error: csv.Error) -> str:
@@ -192,10 +184,7 @@ def read_csv(
             if not fields:
                 return [f"line {start} is empty (every row needs {len(header)} fields)"], []
             if len(fields) != len(header):
-                return [
-                    f"line {start}: row has {len(fields)} field(s), the header has "
-                    f"{len(header)}"
-                ], []
+                return [f"line {start}: row has {len(fields)} field(s), the header has {len(header)}"], []
             row += 1
             batch.append([fields[matched[column]] for column in contract_columns] + [str(row)])
             if len(batch) >= BATCH_ROWS:
@@ -237,9 +226,7 @@ def read_parquet(
     if problems:
         return problems, extra
     source = f"read_parquet({literal(str(path))})"
-    columns = ", ".join(
-        f"{quote(names[matched[column]])} as {quote(column)}" for column in contract_columns
-    )
+    columns = ", ".join(f"{quote(names[matched[column]])} as {quote(column)}" for column in contract_columns)
     data = f"{table}_data"
     try:
         # A table keeps insertion order, so rowid follows the file's row order.
@@ -247,8 +234,7 @@ def read_parquet(
     except duckdb.Error as error:
         return [parquet_read_problem(connection, source, names, matched, error)], extra
     connection.execute(
-        f"create temp view {quote(table)} as "
-        f"select *, rowid + 1 as {quote(ROW_COLUMN)} from {quote(data)}"
+        f"create temp view {quote(table)} as select *, rowid + 1 as {quote(ROW_COLUMN)} from {quote(data)}"
     )
     return [], extra
 
@@ -263,9 +249,7 @@ def parquet_read_problem(
     """Name the column whose data cannot be read (invalid UTF-8, a corrupt page), if one is."""
     for column, position in matched.items():
         try:
-            connection.execute(
-                f"select count(distinct {quote(names[position])}) from {source}"
-            ).fetchall()
+            connection.execute(f"select count(distinct {quote(names[position])}) from {source}").fetchall()
         except duckdb.Error as column_error:
             return f"column {column}: cannot be read ({first_line(column_error)})"
     return f"cannot be read ({first_line(error)})"

@@ -51,9 +51,7 @@ class AccountDetails:
 
 def simulate_accounts(rng: np.random.Generator, people: People, horizon: int) -> Accounts:
     account_person = np.concatenate([people.person[people.has_account], people.person[people.has_duplicate]])
-    is_duplicate = np.concatenate(
-        [np.zeros(people.has_account.sum(), bool), np.ones(people.has_duplicate.sum(), bool)]
-    )
+    is_duplicate = np.concatenate([np.zeros(people.has_account.sum(), bool), np.ones(people.has_duplicate.sum(), bool)])
     signup = people.signup_day[account_person]
     delay = within(rng, p.DUPLICATE_ACCOUNT_DELAY_DAYS, len(account_person))
     created_day = np.where(is_duplicate, np.minimum(signup + delay, horizon - 1), signup)
@@ -91,15 +89,25 @@ def create_account_tables(
 ) -> None:
     """account_ids (one row per account) and customers_clean (one row per CRM version)."""
     version = accounts.version_account
-    register(connection, "account_versions", {
-        "account_number": version, "person": accounts.account_person[version],
-        "is_duplicate_account": accounts.is_duplicate[version],
-        "version_index": accounts.version_index, "version_day": accounts.version_day,
-        "created_day": accounts.created_day[version],
-        "uses_new_email": accounts.uses_new_email, "placeholder_phone": accounts.placeholder_phone,
-        "tier": details.tier, "city": details.city, "opt_in_flip": details.opt_in_flip,
-        "second": details.second, "birth_offset": details.birth_offset,
-    })
+    register(
+        connection,
+        "account_versions",
+        {
+            "account_number": version,
+            "person": accounts.account_person[version],
+            "is_duplicate_account": accounts.is_duplicate[version],
+            "version_index": accounts.version_index,
+            "version_day": accounts.version_day,
+            "created_day": accounts.created_day[version],
+            "uses_new_email": accounts.uses_new_email,
+            "placeholder_phone": accounts.placeholder_phone,
+            "tier": details.tier,
+            "city": details.city,
+            "opt_in_flip": details.opt_in_flip,
+            "second": details.second,
+            "birth_offset": details.birth_offset,
+        },
+    )
     connection.execute(
         """create table account_ids as
         select distinct account_number, person, is_duplicate_account,

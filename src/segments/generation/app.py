@@ -76,26 +76,48 @@ def simulate_app(rng: np.random.Generator, people: People, cumulative: Floats) -
     app_open = code_of(APP_EVENT_NAMES, p.APP_OPEN)
     event_name = np.where(event_index == 0, app_open, 1 + choice_codes(rng, p.APP_EVENT_SHARES, len(event_session)))
     return App(
-        device_person=device_person, device_platform=device_platform, session_device=session_device,
-        session_user=session_user, session_logged_in=session_logged_in, event_session=event_session,
-        event_second=event_second, event_name=event_name,
+        device_person=device_person,
+        device_platform=device_platform,
+        session_device=session_device,
+        session_user=session_user,
+        session_logged_in=session_logged_in,
+        event_session=event_session,
+        event_second=event_second,
+        event_name=event_name,
     )
 
 
 def create_app_tables(connection: duckdb.DuckDBPyConnection, app: App) -> None:
     """devices, app_sessions (ground truth reads them) and app_events_clean."""
-    register(connection, "devices", {
-        "device_number": np.arange(len(app.device_person)), "person": app.device_person,
-        "platform": app.device_platform,
-    })
-    register(connection, "app_sessions", {
-        "session_number": np.arange(app.sessions), "device_number": app.session_device,
-        "user_person": app.session_user, "logged_in": app.session_logged_in,
-    })
-    register(connection, "app_numeric", {
-        "event_number": np.arange(len(app.event_session)), "session_number": app.event_session,
-        "second": app.event_second, "event_name": app.event_name,
-    })
+    register(
+        connection,
+        "devices",
+        {
+            "device_number": np.arange(len(app.device_person)),
+            "person": app.device_person,
+            "platform": app.device_platform,
+        },
+    )
+    register(
+        connection,
+        "app_sessions",
+        {
+            "session_number": np.arange(app.sessions),
+            "device_number": app.session_device,
+            "user_person": app.session_user,
+            "logged_in": app.session_logged_in,
+        },
+    )
+    register(
+        connection,
+        "app_numeric",
+        {
+            "event_number": np.arange(len(app.event_session)),
+            "session_number": app.event_session,
+            "second": app.event_second,
+            "event_name": app.event_name,
+        },
+    )
     connection.execute(
         f"""create table app_events_clean as
         select

@@ -22,8 +22,7 @@ def connect(spill_directory: str, start_epoch: int) -> duckdb.DuckDBPyConnection
     connection.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
     connection.execute(f"set temp_directory = '{spill_directory}'")
     connection.execute(
-        "create macro at_second(seconds) as "
-        f"make_timestamp(({start_epoch} + seconds) * 1000000::bigint)"
+        f"create macro at_second(seconds) as make_timestamp(({start_epoch} + seconds) * 1000000::bigint)"
     )
     return connection
 

@@ -51,14 +51,11 @@ def simulate_email(rng: np.random.Generator, people: People, horizon: int) -> Em
     send_person, send_campaign = send_person[active], send_campaign[active]
     sends = len(send_person)
     send_second = (
-        campaign_days[send_campaign] * p.SECONDS_PER_DAY + p.CAMPAIGN_SEND_HOUR * 3600
-        + rng.integers(0, 3600, sends)
+        campaign_days[send_campaign] * p.SECONDS_PER_DAY + p.CAMPAIGN_SEND_HOUR * 3600 + rng.integers(0, 3600, sends)
     )
     stages = funnel_stages(rng, sends)
     send = np.concatenate([np.flatnonzero(mask) for mask in stages.values()])
-    event_type = np.concatenate(
-        [np.full(mask.sum(), code, np.int8) for code, mask in enumerate(stages.values())]
-    )
+    event_type = np.concatenate([np.full(mask.sum(), code, np.int8) for code, mask in enumerate(stages.values())])
     delays = np.array([p.EMAIL_DELAYS[name] for name in EMAIL_EVENT_TYPES])
     second = send_second[send] + delays[event_type] + rng.integers(0, p.EMAIL_JITTER_SECONDS, len(send))
     return Email(person=send_person[send], campaign=send_campaign[send], event_type=event_type, second=second)
@@ -66,10 +63,17 @@ def simulate_email(rng: np.random.Generator, people: People, horizon: int) -> Em
 
 def create_email_tables(connection: duckdb.DuckDBPyConnection, email: Email) -> None:
     """email_events_clean (needs person_identity)."""
-    register(connection, "email_numeric", {
-        "event_number": np.arange(len(email.person)), "person": email.person,
-        "campaign": email.campaign, "stage": email.event_type, "second": email.second,
-    })
+    register(
+        connection,
+        "email_numeric",
+        {
+            "event_number": np.arange(len(email.person)),
+            "person": email.person,
+            "campaign": email.campaign,
+            "stage": email.event_type,
+            "second": email.second,
+        },
+    )
     connection.execute(
         f"""create table email_events_clean as
         select

@@ -30,10 +30,15 @@ def simulate_erasures(rng: np.random.Generator, accounts: Accounts) -> Erasures:
 
 def create_erasure_tables(connection: duckdb.DuckDBPyConnection, erasures: Erasures, first_request: date) -> None:
     """erasure_requests_clean (needs account_ids and person_identity)."""
-    register(connection, "erasures", {
-        "request_number": np.arange(len(erasures.account)), "account_number": erasures.account,
-        "kind": erasures.kind,
-    })
+    register(
+        connection,
+        "erasures",
+        {
+            "request_number": np.arange(len(erasures.account)),
+            "account_number": erasures.account,
+            "kind": erasures.kind,
+        },
+    )
     connection.execute(
         f"""create table erasure_requests_clean as
         select

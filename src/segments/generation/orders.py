@@ -73,9 +73,7 @@ def repeat_counts(rng: np.random.Generator, people: People, buyers: Bools, cumul
     return counts
 
 
-def order_days(
-    rng: np.random.Generator, people: People, cumulative: Floats
-) -> tuple[Ints, Ints, Ints]:
+def order_days(rng: np.random.Generator, people: People, cumulative: Floats) -> tuple[Ints, Ints, Ints]:
     """(orders per person, person, day) of every order, person by person: a buyer who signs
     up in the window orders first on the signup day, repeats fall on seasonally weighted days."""
     buyers = is_buyer(rng, people)
@@ -91,9 +89,7 @@ def order_days(
     return first.astype(np.int64) + repeats, person[by_person], day[by_person]
 
 
-def apply_shift(
-    rng: np.random.Generator, settings: Settings, person: Ints, day: Ints
-) -> tuple[Ints, Ints]:
+def apply_shift(rng: np.random.Generator, settings: Settings, person: Ints, day: Ints) -> tuple[Ints, Ints]:
     """--shift-date/--shift-purchase-factor: keep each order from the shift date on with
     probability factor (thinning a purchase process multiplies its rate by the factor)."""
     if settings.shift_date is None or settings.shift_purchase_factor >= 1:
@@ -104,7 +100,10 @@ def apply_shift(
 
 
 def simulate_orders(
-    rng: np.random.Generator, shift_rng: np.random.Generator, settings: Settings, people: People,
+    rng: np.random.Generator,
+    shift_rng: np.random.Generator,
+    settings: Settings,
+    people: People,
     cumulative: Floats,
 ) -> Orders:
     """Every order with its person, day, time, status, channel and identifiers (the totals are
@@ -121,9 +120,17 @@ def simulate_orders(
     has_email = is_guest | (rng.random(size) < p.ORDER_EMAIL_SHARE)
     placeholder = is_guest & (rng.random(size) < p.PLACEHOLDER_GUEST_EMAIL_SHARE)
     return Orders(
-        person_orders=counts, person=person, day=day, second=second, status=status, channel=channel,
-        is_guest=is_guest, uses_duplicate=uses_duplicate, has_email=has_email,
-        placeholder=placeholder, cents=np.zeros(size, np.int64),
+        person_orders=counts,
+        person=person,
+        day=day,
+        second=second,
+        status=status,
+        channel=channel,
+        is_guest=is_guest,
+        uses_duplicate=uses_duplicate,
+        has_email=has_email,
+        placeholder=placeholder,
+        cents=np.zeros(size, np.int64),
     )
 
 
@@ -136,7 +143,10 @@ def simulate_lines(rng: np.random.Generator, orders: Orders) -> tuple[Lines, Int
     prices = rng.lognormal(p.LINE_PRICE_LOG_MEAN, p.LINE_PRICE_LOG_SIGMA, len(order))
     cents = np.maximum(np.round(prices * 100), 1).astype(np.int64)
     lines = Lines(
-        order=order, number=number, quantity=quantity, cents=cents,
+        order=order,
+        number=number,
+        quantity=quantity,
+        cents=cents,
         category=rng.integers(0, len(CATEGORIES), len(order)),
         product=rng.integers(1, p.PRODUCTS, len(order)),
     )
@@ -146,16 +156,35 @@ def simulate_lines(rng: np.random.Generator, orders: Orders) -> tuple[Lines, Int
 
 def create_order_tables(connection: duckdb.DuckDBPyConnection, orders: Orders, lines: Lines) -> None:
     """orders_clean and order_items_clean (needs person_identity and account_ids)."""
-    register(connection, "orders_numeric", {
-        "order_number": np.arange(orders.count), "person": orders.person, "day": orders.day,
-        "second": orders.second, "status": orders.status, "channel": orders.channel,
-        "is_guest": orders.is_guest, "uses_duplicate": orders.uses_duplicate,
-        "has_email": orders.has_email, "placeholder": orders.placeholder, "cents": orders.cents,
-    })
-    register(connection, "lines_numeric", {
-        "order_number": lines.order, "line_number": lines.number, "quantity": lines.quantity,
-        "cents": lines.cents, "category": lines.category, "product": lines.product,
-    })
+    register(
+        connection,
+        "orders_numeric",
+        {
+            "order_number": np.arange(orders.count),
+            "person": orders.person,
+            "day": orders.day,
+            "second": orders.second,
+            "status": orders.status,
+            "channel": orders.channel,
+            "is_guest": orders.is_guest,
+            "uses_duplicate": orders.uses_duplicate,
+            "has_email": orders.has_email,
+            "placeholder": orders.placeholder,
+            "cents": orders.cents,
+        },
+    )
+    register(
+        connection,
+        "lines_numeric",
+        {
+            "order_number": lines.order,
+            "line_number": lines.number,
+            "quantity": lines.quantity,
+            "cents": lines.cents,
+            "category": lines.category,
+            "product": lines.product,
+        },
+    )
     connection.execute(
         f"""create table orders_clean as
         select

@@ -84,10 +84,18 @@ def simulate_people(rng: np.random.Generator, count: int, cumulative: Floats) ->
 
 def create_person_identity(connection: duckdb.DuckDBPyConnection, people: People) -> None:
     """person_identity: each person's id, names, emails (current and changed) and phone."""
-    register(connection, "people", {
-        "person": people.person, "first_name": people.first_name, "last_name": people.last_name,
-        "domain": people.domain, "has_phone": people.has_phone, "is_opted_in": people.is_opted_in,
-    })
+    register(
+        connection,
+        "people",
+        {
+            "person": people.person,
+            "first_name": people.first_name,
+            "last_name": people.last_name,
+            "domain": people.domain,
+            "has_phone": people.has_phone,
+            "is_opted_in": people.is_opted_in,
+        },
+    )
     first, last, domains = sql_list(FIRST_NAMES), sql_list(LAST_NAMES), sql_list(DOMAINS)
     connection.execute(
         f"""create table person_identity as

@@ -80,7 +80,9 @@ def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dic
     create_erasure_tables(connection, erasures, first_request)
     progress("tables assembled")
 
-    counts = inject_defects_and_write(connection, stream(seed, "defects"), horizon * p.SECONDS_PER_DAY, out, file_format, progress)
+    counts = inject_defects_and_write(
+        connection, stream(seed, "defects"), horizon * p.SECONDS_PER_DAY, out, file_format, progress
+    )
     write_truth(connection, out)
     progress(f"ground truth written to {out / '_truth'}")
     connection.close()

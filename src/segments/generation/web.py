@@ -46,9 +46,7 @@ class Web:
         return len(self.session_cookie)
 
 
-def shared_cookie_sessions(
-    rng: np.random.Generator, people: People, cookie_person: Ints
-) -> tuple[Ints, Ints]:
+def shared_cookie_sessions(rng: np.random.Generator, people: People, cookie_person: Ints) -> tuple[Ints, Ints]:
     """(cookie, user) of the sessions in which another account holder logs in on a cookie."""
     account_holders = people.person[people.has_account]
     cookies = rng.choice(len(cookie_person), size=int(len(cookie_person) * p.SHARED_COOKIE_SHARE), replace=False)
@@ -70,9 +68,7 @@ def session_events(rng: np.random.Generator, session_start: Ints) -> tuple[Ints,
     return event_session, second
 
 
-def simulate_web(
-    rng: np.random.Generator, people: People, person_orders: Ints, cumulative: Floats
-) -> Web:
+def simulate_web(rng: np.random.Generator, people: People, person_orders: Ints, cumulative: Floats) -> Web:
     web_people = people.person[rng.random(people.count) < p.WEB_SHARE]
     cookie_counts = 1 + rng.poisson(p.MEAN_EXTRA_COOKIES, len(web_people))
     cookie_person = np.repeat(web_people, cookie_counts)
@@ -106,9 +102,13 @@ def simulate_web(
     session_start = session_day * p.SECONDS_PER_DAY + rng.integers(0, p.SECONDS_PER_DAY - 3600, sessions)
     event_session, event_second = session_events(rng, session_start)
     return Web(
-        cookie_person=cookie_person, cookie_device=cookie_device, session_cookie=session_cookie,
-        session_user=session_user, session_logged_in=session_logged_in,
-        event_session=event_session, event_second=event_second,
+        cookie_person=cookie_person,
+        cookie_device=cookie_device,
+        session_cookie=session_cookie,
+        session_user=session_user,
+        session_logged_in=session_logged_in,
+        event_session=event_session,
+        event_second=event_second,
         event_type=choice_codes(rng, p.WEB_EVENT_SHARES, len(event_session)),
         event_product=rng.integers(1, p.PRODUCTS, len(event_session)),
     )
@@ -116,26 +116,42 @@ def simulate_web(
 
 def page_path_sql(event_type: str, product: str) -> str:
     """The page of an event: a fixed path by event type, else the product's page."""
-    cases = " ".join(
-        f"when {code_of(WEB_EVENT_TYPES, name)} then '{path}'" for name, path in WEB_PAGE_PATHS.items()
-    )
+    cases = " ".join(f"when {code_of(WEB_EVENT_TYPES, name)} then '{path}'" for name, path in WEB_PAGE_PATHS.items())
     return f"case {event_type} {cases} else '/products/' || {product} end"
 
 
 def create_web_tables(connection: duckdb.DuckDBPyConnection, web: Web) -> None:
     """cookies, web_sessions (ground truth reads them) and web_events_clean."""
-    register(connection, "cookies", {
-        "cookie_number": np.arange(len(web.cookie_person)), "person": web.cookie_person,
-        "device": web.cookie_device,
-    })
-    register(connection, "web_sessions", {
-        "session_number": np.arange(web.sessions), "cookie_number": web.session_cookie,
-        "user_person": web.session_user, "logged_in": web.session_logged_in,
-    })
-    register(connection, "web_numeric", {
-        "event_number": np.arange(len(web.event_session)), "session_number": web.event_session,
-        "second": web.event_second, "event_type": web.event_type, "product": web.event_product,
-    })
+    register(
+        connection,
+        "cookies",
+        {
+            "cookie_number": np.arange(len(web.cookie_person)),
+            "person": web.cookie_person,
+            "device": web.cookie_device,
+        },
+    )
+    register(
+        connection,
+        "web_sessions",
+        {
+            "session_number": np.arange(web.sessions),
+            "cookie_number": web.session_cookie,
+            "user_person": web.session_user,
+            "logged_in": web.session_logged_in,
+        },
+    )
+    register(
+        connection,
+        "web_numeric",
+        {
+            "event_number": np.arange(len(web.event_session)),
+            "session_number": web.event_session,
+            "second": web.event_second,
+            "event_type": web.event_type,
+            "product": web.event_product,
+        },
+    )
     product = "'SKU' || lpad(cast(events.product as varchar), 5, '0')"
     product_codes = ", ".join(str(code_of(WEB_EVENT_TYPES, name)) for name in WEB_PRODUCT_EVENTS)
     connection.execute(

@@ -24,7 +24,12 @@ KEYS = {
     "app_events": "event_id",
     "email_events": "event_id",
 }
-TIMESTAMPS = {"orders": "ordered_at", "web_events": "occurred_at", "app_events": "occurred_at", "email_events": "occurred_at"}
+TIMESTAMPS = {
+    "orders": "ordered_at",
+    "web_events": "occurred_at",
+    "app_events": "occurred_at",
+    "email_events": "occurred_at",
+}
 LATE_TABLES = ("web_events", "app_events", "email_events")
 
 
@@ -57,11 +62,22 @@ def inject_defects_and_write(
         future_seconds = rng.integers(FUTURE_YEARS[0] * 365 * 86400, FUTURE_YEARS[1] * 365 * 86400, rows)
         connection.register(
             f"{name}_flags",
-            pa.table({"position": np.arange(1, rows + 1), "defect_code": codes, "is_late": is_late, "future_seconds": future_seconds}),
+            pa.table(
+                {
+                    "position": np.arange(1, rows + 1),
+                    "defect_code": codes,
+                    "is_late": is_late,
+                    "future_seconds": future_seconds,
+                }
+            ),
         )
-        defect_case = "case flags.defect_code " + " ".join(
-            f"when {index} then '{defect}'" for index, defect in enumerate(defect_names, start=1)
-        ) + " end" if defect_names else "null"
+        defect_case = (
+            "case flags.defect_code "
+            + " ".join(f"when {index} then '{defect}'" for index, defect in enumerate(defect_names, start=1))
+            + " end"
+            if defect_names
+            else "null"
+        )
         replacements: dict[str, str] = {}
         key = KEYS.get(name)
         if key:
@@ -78,9 +94,10 @@ def inject_defects_and_write(
                 f"case when defect = 'future_timestamp' then at_second({horizon_seconds} + "
                 f"clean.future_seconds) else clean.{column} end"
             )
-        if "email" in table.column_names and ("orders" == name or name in ("customers", "email_events")):
+        if "email" in table.column_names and (name == "orders" or name in ("customers", "email_events")):
             replacements["email"] = (
-                "case when defect = 'malformed_email' then replace(coalesce(clean.email, 'someone@mail.test'), '@', '(at)') "
+                "case when defect = 'malformed_email' "
+                "then replace(coalesce(clean.email, 'someone@mail.test'), '@', '(at)') "
                 "else clean.email end"
             )
         if name == "orders":
@@ -88,7 +105,9 @@ def inject_defects_and_write(
                 "case when defect = 'zero_total' then 0.00 "
                 "when defect = 'negative_total' then -clean.order_total else clean.order_total end"
             )
-        columns = ",\n    ".join(replacements.get(column, f"clean.{column}") + f" as {column}" for column in table.column_names)
+        columns = ",\n    ".join(
+            replacements.get(column, f"clean.{column}") + f" as {column}" for column in table.column_names
+        )
         connection.execute(
             f"""create view {name}_flagged as
             with joined as (
@@ -113,7 +132,11 @@ def inject_defects_and_write(
         )
         columns_list = ", ".join(table.column_names)
         target = out / f"{name}.{file_format}"
-        options = "(format parquet, compression zstd, row_group_size 1000000)" if file_format == "parquet" else "(format csv, header true)"
+        options = (
+            "(format parquet, compression zstd, row_group_size 1000000)"
+            if file_format == "parquet"
+            else "(format csv, header true)"
+        )
         written = connection.execute(
             f"copy (select {columns_list} from {name}_final order by file_row) to '{target}' {options}"
         ).fetchall()
@@ -180,5 +203,5 @@ def write_truth(connection: duckdb.DuckDBPyConnection, out: Path) -> None:
         inner join people_per_identifier using (identifier_type, identifier_value)
         inner join person_identity on pairs.person = person_identity.person
         order by all
-        ) to '{out / '_truth' / 'identifiers.parquet'}' (format parquet)"""
+        ) to '{out / "_truth" / "identifiers.parquet"}' (format parquet)"""
     )
