@@ -150,6 +150,35 @@ def test_a_partial_build_does_not_vouch_for_the_warehouse(sample_warehouse: Path
     assert status == "partial"
 
 
+def latest_status(database: Path) -> str:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return str(
+            connection.execute("select status from audit.dbt_builds order by build_number desc limit 1").fetchall()[0][
+                0
+            ]
+        )
+
+
+@pytest.mark.slow
+def test_an_as_of_rebuild_vouches_only_on_top_of_a_passed_build_of_the_same_raw_data(
+    sample_warehouse: Path, tmp_path: Path
+) -> None:
+    """segments backfill's selection passes after a passed build, not after a partial one or a load."""
+    database = good_copy(sample_warehouse, tmp_path)
+    rebuild = ["build", "--selector", "as_of_rebuild"]
+    run_dbt(rebuild, database, tmp_path / "first", {"as_of_date": "2026-05-31"})
+    assert latest_status(database) == "passed"
+    assert check(database, tmp_path).returncode == 0
+    # a chain of rebuilds (a backfill of several dates) keeps vouching
+    run_dbt(rebuild, database, tmp_path / "second", {"as_of_date": "2026-04-30"})
+    assert latest_status(database) == "passed"
+    # after a partial build, a rebuild does not vouch: what the partial build changed was not tested
+    run_dbt(["build", "--select", "segment_catalog"], database, tmp_path / "partial")
+    run_dbt(rebuild, database, tmp_path / "third", {"as_of_date": "2026-05-31"})
+    assert latest_status(database) == "partial"
+    assert_one_line_error(check(database, tmp_path), "partial")
+
+
 @pytest.mark.slow
 def test_publish_requires_a_passing_check_of_the_recorded_build(sample_warehouse: Path, tmp_path: Path) -> None:
     database = good_copy(sample_warehouse, tmp_path)

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from dbt_runner import PROJECT_ROOT, SAMPLE_RAW, build_warehouse, run_dbt, run_segments
-from segments.check import load_suites, run_checks
+from segments.gx_checks import load_suites, run_checks
 from segments.publish import publish
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,10 @@
     (audit.publish_relations), and status 'passed' only when every result passed (success,
     pass or warn) and the build was complete: no --select, --exclude, --selector,
     --resource-type, --exclude-resource-type, --empty or --sample, and every model, seed,
-    snapshot and data test of the project has a result. Anything else is 'failed' or
-    'partial'. The row keeps the raw data identity read at the start, so a later
+    snapshot and data test of the project has a result. The one selection that can pass is
+    segments backfill's --selector as_of_rebuild, and only when the build just before it
+    passed on the same raw data (nothing outside the selector depends on the as-of date).
+    Anything else is 'failed' or 'partial'. The row keeps the raw data identity read at the start, so a later
     segments load (which rewrites raw.load_manifest) no longer matches it.
 -#}
 
@@ -119,6 +121,12 @@
         {%- if failures -%}
             {%- set status = 'failed' -%}
             {%- set reason = failures | length ~ ' node(s) did not pass: ' ~ (failures[:5] | join('; ')) -%}
+        {%- elif selection == ['--selector'] and invocation_args_dict.get('selector') == 'as_of_rebuild' -%}
+            {#- an as-of date rebuild (segments backfill) that passed vouches for the warehouse only
+                on top of a passed build of the same raw data: everything outside the selector
+                does not depend on the as-of date, and that build built and tested it -#}
+            {%- set status = 'as_of_rebuild' -%}
+            {%- set reason = 'as-of date rebuild (--selector as_of_rebuild), ' ~ results | length ~ ' node(s) passed' -%}
         {%- elif selection or missing -%}
             {%- set status = 'partial' -%}
             {%- set reason = 'not a full build ('
@@ -137,9 +145,34 @@
         insert into audit.publish_relations values {{ publish_rows | join(', ') }};
         {%- endif %}
         {#- the status is written last (each statement commits): a build killed before it stays 'started' #}
+        {%- if status == 'as_of_rebuild' %}
+        {%- set vouched = "previous.status = 'passed' and previous.raw_identity is not distinct from dbt_builds.raw_identity" %}
+        update audit.dbt_builds
+        set
+            finished_at = current_timestamp,
+            status = case when {{ vouched }} then 'passed' else 'partial' end,
+            reason = case
+                when {{ vouched }}
+                    then {{ audit_literal(reason ~ ' on top of passed build ') }} || previous.invocation_id
+                else {{ audit_literal(reason ~ ', but the build before it did not pass on this raw data') }}
+            end
+        from (
+            {#- the build just before this one; one row of nulls when there is none #}
+            select
+                max_by(status, build_number) as status,
+                max_by(invocation_id, build_number) as invocation_id,
+                max_by(raw_identity, build_number) as raw_identity
+            from audit.dbt_builds
+            where build_number < (
+                select build_number from audit.dbt_builds where invocation_id = '{{ invocation_id }}'
+            )
+        ) as previous
+        where dbt_builds.invocation_id = '{{ invocation_id }}';
+        {%- else %}
         update audit.dbt_builds
         set finished_at = current_timestamp, status = '{{ status }}', reason = {{ audit_literal(reason) }}
         where invocation_id = '{{ invocation_id }}';
+        {%- endif %}
     {%- endif -%}
 {% endmacro %}
 
