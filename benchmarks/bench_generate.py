@@ -34,7 +34,8 @@ def main() -> int:
     print(f"peak memory (child max RSS): {peak_kib / 1024 / 1024:.2f} GiB")
     total = 0
     for path in sorted(args.out.glob("*.parquet")):
-        rows = duckdb.sql(f"select count(*) from '{path}'").fetchall()[0][0]
+        row = duckdb.execute(f"select count(*) from '{path}'").fetchone()
+        rows = int(row[0]) if row is not None else 0
         total += rows
         print(f"  {path.stem}: {rows:,} rows")
     print(f"  total: {total:,} rows")
