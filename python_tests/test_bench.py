@@ -174,7 +174,7 @@ def test_rfm_path_is_the_lineage_from_raw_orders_to_the_scores() -> None:
             "model.p.stg_events": model("stg_events", events),
             "model.p.identity": model("identity", "model.p.stg_orders", "model.p.stg_events"),
             "model.p.customer_rfm": model("customer_rfm", "model.p.identity"),
-            "model.p.engagement": model("engagement", "model.p.stg_events"),
+            "model.p.engagement": model("engagement", "model.p.stg_events", "model.p.stg_orders"),
             "model.p.int_rfm_scores": model("int_rfm_scores", "model.p.customer_rfm", "seed.p.map"),
             "model.p.customer_segments": model("customer_segments", "model.p.int_rfm_scores", "model.p.engagement"),
             "model.p.drift": model("drift", "model.p.customer_segments"),

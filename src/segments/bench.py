@@ -53,7 +53,7 @@ FOLDER_LAYERS = (
 )
 TEST_TYPES = ("test", "unit_test")
 RAW_ORDERS_SOURCE = "source.customer_segments.shop.orders"
-RFM_MODELS = ("int_rfm_scores", "customer_segments")  # where the RFM columns end
+RFM_SCORES, RFM_SEGMENTS = "int_rfm_scores", "customer_segments"  # where the RFM columns end
 DOCS_START = "<!-- bench:start -->"
 DOCS_END = "<!-- bench:end -->"
 
@@ -112,6 +112,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--docs", type=Path, default=DEFAULT_DOCS, help="markdown file whose bench section is replaced with the results"
     )
     parser.add_argument("--no-docs", action="store_true", help="print only, write no docs")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: report the tiers' last measured results (<work-dir>/runs/<tier>/)",
+    )
 
 
 def parse_tiers(text: str, with_10m: bool) -> list[str]:
@@ -257,19 +262,18 @@ def node_timings(run_results: dict[str, Any], manifest: dict[str, Any]) -> list[
 
 def rfm_path(manifest: dict[str, Any]) -> list[str]:
     """Models on the lineage from the raw orders to the RFM columns of customer_segments:
-    descendants of source shop.orders that int_rfm_scores or customer_segments needs."""
+    the descendants of source shop.orders that int_rfm_scores needs, int_rfm_scores, and
+    customer_segments itself (not its other parents: engagement and recency are not RFM)."""
     nodes = manifest_nodes(manifest)
     parents = {
         unique_id: [str(parent) for parent in node.get("depends_on", {}).get("nodes", [])]
         for unique_id, node in nodes.items()
     }
-    ends = [
-        unique_id
-        for unique_id, node in nodes.items()
-        if node.get("resource_type") == "model" and node.get("name") in RFM_MODELS
-    ]
+    models = {
+        str(node.get("name")): unique_id for unique_id, node in nodes.items() if node.get("resource_type") == "model"
+    }
     ancestors: set[str] = set()
-    pending = list(ends)
+    pending = [models[RFM_SCORES]] if RFM_SCORES in models else []
     while pending:
         current = pending.pop()
         if current not in ancestors:
@@ -285,11 +289,14 @@ def rfm_path(manifest: dict[str, Any]) -> list[str]:
             )
         return descends_from_orders[unique_id]
 
-    return sorted(
+    path = {
         unique_id
         for unique_id in ancestors
         if nodes[unique_id].get("resource_type") == "model" and from_orders(unique_id)
-    )
+    }
+    if RFM_SEGMENTS in models:
+        path.add(models[RFM_SEGMENTS])
+    return sorted(path)
 
 
 def raw_row_counts(database: Path) -> dict[str, int]:
@@ -591,16 +598,45 @@ def write_docs(path: Path, section: str) -> None:
         raise CommandError(f"cannot write {path}: {error}") from error
 
 
+def result_file(work_dir: Path, tier: str) -> Path:
+    return work_dir / "runs" / tier / "result.json"
+
+
+def save_result(work_dir: Path, result: TierResult) -> None:
+    result_file(work_dir, result.tier).write_text(
+        json.dumps(result.__dict__, default=lambda value: value.__dict__, indent=1)
+    )
+
+
+def load_result(work_dir: Path, tier: str) -> TierResult:
+    """A tier's last measured result, its RFM path recomputed from that build's manifest."""
+    path = result_file(work_dir, tier)
+    try:
+        item = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise CommandError(f"no measured result for tier {tier} ({path}: {error})") from error
+    result = TierResult(str(item["tier"]), item["customers"], dict(item["raw_rows"]))
+    result.generate, result.load, result.build = (
+        Measured(**item[step]) if item[step] else None for step in ("generate", "load", "build")
+    )
+    result.nodes = [NodeTiming(**node) for node in item["nodes"]]
+    result.baselines = {name: Measured(**value) for name, value in item["baselines"].items()}
+    manifest = path.parent / "target" / "manifest.json"
+    result.rfm_path = rfm_path(json.loads(manifest.read_text())) if manifest.exists() else item["rfm_path"]
+    return result
+
+
 def run(args: argparse.Namespace) -> int:
-    tiers = parse_tiers(args.tiers, args.with_10m)
     work_dir: Path = args.work_dir.resolve()
+    tiers = parse_tiers(args.tiers, args.with_10m)
     results: list[TierResult] = []
     for tier in tiers:
-        results.append(bench_tier(tier, work_dir))
-        # keep what is measured so far, so an interrupted run still leaves its figures
-        (work_dir / "results.json").write_text(
-            json.dumps([result.__dict__ for result in results], default=lambda value: value.__dict__, indent=1)
-        )
+        if args.report_only:
+            results.append(load_result(work_dir, tier))
+            continue
+        result = bench_tier(tier, work_dir)
+        save_result(work_dir, result)  # an interrupted run keeps the tiers measured so far
+        results.append(result)
     section = report(results, machine())
     print(section, end="")
     if not args.no_docs:
