@@ -555,10 +555,11 @@ def machine() -> dict[str, str]:
     }
 
 
-def report(results: list[TierResult], info: dict[str, str]) -> str:
+def report(results: list[TierResult], info: dict[str, str], report_only: bool = False) -> str:
+    command = f"segments bench --tiers {','.join(result.tier for result in results)}"
+    how = f"Reported {time.strftime('%Y-%m-%d')} by `{command} --report-only` from each tier's last run"
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} by `segments bench --tiers "
-        f"{','.join(result.tier for result in results)}` on:",
+        (how if report_only else f"Measured {time.strftime('%Y-%m-%d')} by `{command}`") + " on:",
         "",
     ]
     lines += [f"- {key}: {value}" for key, value in info.items()]
@@ -637,7 +638,7 @@ def run(args: argparse.Namespace) -> int:
         result = bench_tier(tier, work_dir)
         save_result(work_dir, result)  # an interrupted run keeps the tiers measured so far
         results.append(result)
-    section = report(results, machine())
+    section = report(results, machine(), args.report_only)
     print(section, end="")
     if not args.no_docs:
         write_docs(args.docs, section)
