@@ -42,6 +42,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "segments.publish",
         "copy the BI-facing marts atomically into the published file",
     ),
+    "bench": (
+        "segments.bench",
+        "measure load, every dbt layer and the RFM baselines on tiers of generated data",
+    ),
     "online-retail": (
         "segments.online_retail",
         "convert the UCI Online Retail data set into a raw folder",

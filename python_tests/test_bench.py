@@ -1,0 +1,199 @@
+"""`segments bench`: the two RFM baselines agree with the project, and the bookkeeping
+(tiers, layers, the RFM path, the docs section) is right. Nothing here is timed.
+
+What the baseline comparison covers: the baselines start from the raw tables the loader
+wrote (raw.orders, raw.erasure_requests) and redo, themselves, the staging rules that change
+RFM (rejected rows, last accepted delivery per order_id), the attribution of an order (its
+customer_id, else its email), recency, frequency, monetary, the tie-safe quintile scores and
+the named segment. Identity resolution is not redone: the baselines are given the project's
+identities (marts.customer_identifiers, customer_id and email rows), so that the scored
+population is the same and the scores (relative to that population) can be compared exactly,
+for every scored customer of the sample. Erasure closure is therefore covered only through
+those identities (an erased identifier has no customer_key), not by the baselines' own direct
+erasure rule.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from dbt_runner import PROJECT_ROOT
+from segments.bench import (
+    DOCS_END,
+    DOCS_START,
+    layer_of,
+    parse_tiers,
+    replace_section,
+    rfm_path,
+)
+from segments.errors import CommandError
+
+sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+
+from baseline_one_query import one_query_rfm, project_as_of_date
+from baseline_pandas import SEGMENT_MAP, pandas_rfm, read_raw
+
+COLUMNS = ["recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_segment"]
+
+
+def project_scores(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return connection.execute("""
+        select
+            segments.customer_key,
+            rfm.recency_days,
+            rfm.frequency,
+            rfm.monetary,
+            segments.r_score,
+            segments.f_score,
+            segments.m_score,
+            segments.rfm_segment
+        from marts.customer_segments as segments
+        inner join marts.customer_rfm as rfm
+            on segments.customer_key = rfm.customer_key
+                and segments.as_of_date = rfm.as_of_date
+        where rfm.frequency > 0
+    """).df()
+
+
+def assert_same_scores(project: pd.DataFrame, baseline: pd.DataFrame, name: str) -> None:
+    merged = project.merge(baseline, on="customer_key", how="outer", suffixes=("", "_baseline"), indicator=True)
+    assert (merged._merge == "both").all(), (
+        f"{name}: customers scored on one side only: "
+        f"{merged.loc[merged._merge != 'both', ['customer_key', '_merge']].head().to_dict('records')}"
+    )
+    for column in COLUMNS:
+        wanted, got = merged[column], merged[f"{column}_baseline"]
+        if column == "monetary":
+            wanted, got = wanted.astype(float).round(2), got.astype(float).round(2)
+        else:
+            wanted, got = wanted.astype(str), got.astype(str)
+        differing = merged.loc[wanted != got, ["customer_key", column, f"{column}_baseline"]]
+        assert differing.empty, f"{name}: {column} differs: {differing.head().to_dict('records')}"
+
+
+@pytest.mark.slow
+def test_baselines_give_the_projects_scores_and_segments(sample_warehouse: Path) -> None:
+    with duckdb.connect(str(sample_warehouse), read_only=True) as connection:
+        as_of = project_as_of_date(connection)
+        project = project_scores(connection)
+        identities = connection.execute(
+            "select identifier_type, identifier_value, customer_key from marts.customer_identifiers "
+            "where identifier_type in ('customer_id', 'email')"
+        ).df()
+        one_query = one_query_rfm(connection, as_of, identity="project")
+        orders, erasure_requests = read_raw(connection)
+        redelivered_qualifying = connection.execute("""
+            select count(*) from (
+                select trim(order_id) from raw.orders
+                where lower(trim(status)) = 'completed' and order_total > 0
+                group by trim(order_id) having count(*) > 1
+            )
+        """).fetchone()
+    pandas = pandas_rfm(orders, erasure_requests, pd.read_csv(SEGMENT_MAP), as_of, identities)
+    # the sample exercises what is compared: many customers, tied blocks, every score band
+    # in use for R and M, re-delivered qualifying orders (counted once), and most segments
+    assert len(project) > 1000
+    assert redelivered_qualifying is not None and redelivered_qualifying[0] > 5
+    assert project.frequency.value_counts().max() > 100  # a large tied block
+    assert set(project.r_score) == {1, 2, 3, 4, 5} and set(project.m_score) == {1, 2, 3, 4, 5}
+    assert project.rfm_segment.nunique() >= 9
+    assert_same_scores(project, one_query, "one query")
+    assert_same_scores(project, pandas, "pandas")
+
+
+def test_naive_identity_runs_on_raw_tables_alone(tmp_path: Path) -> None:
+    """Without the project's identities, a guest checkout is its own customer (its email)."""
+    database = tmp_path / "raw_only.duckdb"
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("create schema raw")
+        connection.execute("""
+            create table raw.orders as select * from (values
+                (1, 'O1', 'C1', null, timestamp '2026-01-01 10:00', 'completed', 10.00, 'web',
+                 timestamp '2026-02-01'),
+                (2, 'O2', null, 'Guest@Example.com ', timestamp '2026-01-20 10:00', 'Completed',
+                 30.00, 'store', timestamp '2026-02-01'),
+                (3, 'O3', 'C2', null, timestamp '2026-01-25 10:00', 'completed', 5.00, 'app',
+                 timestamp '2026-02-01'),
+                (4, 'O3', 'C2', null, timestamp '2026-01-25 10:00', 'returned', 5.00, 'app',
+                 timestamp '2026-02-01'),
+                (5, 'O4', 'C3', null, timestamp '2026-01-26 10:00', 'completed', 7.00, 'app',
+                 timestamp '2026-02-01')
+            ) as orders(_raw_row_id, order_id, customer_id, email, ordered_at, status,
+                        order_total, channel, _loaded_at)
+        """)
+        connection.execute("""
+            create table raw.erasure_requests as
+            select 'R1' as request_id, 'C3' as customer_id, null as email,
+                timestamp '2026-01-30' as requested_at
+        """)
+        query = one_query_rfm(connection, date(2026, 1, 31))
+        orders, erasure_requests = read_raw(connection)
+    pandas = pandas_rfm(orders, erasure_requests, pd.read_csv(SEGMENT_MAP), date(2026, 1, 31))
+    # O3's last delivery is a return and C3 is erased: two customers are scored
+    for result in (query, pandas):
+        assert list(result.customer_key) == ["customer_id:C1", "email:guest@example.com"]
+        assert list(result.recency_days) == [30, 11]
+        assert list(result.r_score) == [2, 4] and list(result.m_score) == [2, 4]
+
+
+def test_tiers_are_parsed_in_size_order() -> None:
+    assert parse_tiers("250k, sample", with_10m=False) == ["sample", "250k"]
+    assert parse_tiers("1M,250k,1m", with_10m=True) == ["250k", "1m", "10m"]
+    with pytest.raises(CommandError, match="unknown tier '2m'"):
+        parse_tiers("sample,2m", with_10m=False)
+
+
+def test_layer_comes_from_the_tag_else_the_folder() -> None:
+    assert (
+        layer_of({"resource_type": "model", "tags": ["features"], "original_file_path": "models/marts/segments/x.sql"})
+        == "features"
+    )
+    assert (
+        layer_of({"resource_type": "model", "tags": [], "original_file_path": "models/marts/identity/customers.sql"})
+        == "identity"
+    )
+    assert layer_of({"resource_type": "unit_test", "tags": ["segments"]}) == "tests"
+    assert layer_of({"resource_type": "seed", "original_file_path": "seeds/a.csv"}) == "seeds"
+
+
+def test_rfm_path_is_the_lineage_from_raw_orders_to_the_scores() -> None:
+    def model(name: str, *parents: str) -> dict[str, object]:
+        return {"resource_type": "model", "name": name, "depends_on": {"nodes": list(parents)}}
+
+    orders, events = "source.customer_segments.shop.orders", "source.customer_segments.web.events"
+    manifest = {
+        "sources": {orders: {"resource_type": "source"}, events: {"resource_type": "source"}},
+        "nodes": {
+            "model.p.stg_orders": model("stg_orders", orders),
+            "model.p.stg_events": model("stg_events", events),
+            "model.p.identity": model("identity", "model.p.stg_orders", "model.p.stg_events"),
+            "model.p.customer_rfm": model("customer_rfm", "model.p.identity"),
+            "model.p.engagement": model("engagement", "model.p.stg_events", "model.p.stg_orders"),
+            "model.p.int_rfm_scores": model("int_rfm_scores", "model.p.customer_rfm", "seed.p.map"),
+            "model.p.customer_segments": model("customer_segments", "model.p.int_rfm_scores", "model.p.engagement"),
+            "model.p.drift": model("drift", "model.p.customer_segments"),
+            "seed.p.map": {"resource_type": "seed", "name": "map"},
+        },
+    }
+    assert rfm_path(manifest) == sorted(
+        [
+            "model.p.stg_orders",
+            "model.p.identity",
+            "model.p.customer_rfm",
+            "model.p.int_rfm_scores",
+            "model.p.customer_segments",
+        ]
+    )
+
+
+def test_docs_section_is_replaced_between_markers() -> None:
+    first = replace_section("# Benchmarks\n\nIntro.\n", "old\n")
+    assert first == f"# Benchmarks\n\nIntro.\n\n{DOCS_START}\nold\n{DOCS_END}\n"
+    second = replace_section(first + "After.\n", "new\n")
+    assert second == f"# Benchmarks\n\nIntro.\n\n{DOCS_START}\nnew\n{DOCS_END}\nAfter.\n"

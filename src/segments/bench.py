@@ -1,0 +1,646 @@
+"""``segments bench``: the speed and memory figures of the warehouse on this machine.
+
+For each tier (the bundled sample, then generated data sets of 250k and 1M customers, 10M
+with ``--with-10m``), in one run: generate the raw folder (or reuse it, cached by tier
+under ``<work-dir>/tiers/<customers>``, generator seed 1), time ``segments load``, run ONE
+``dbt build`` (dbt's start-up is paid once) and attribute its time to layers, models and
+tests from ``target/run_results.json`` and the manifest, then time the two baselines on
+the same raw tables: the one-query lower bound (benchmarks/baseline_one_query.sql) and
+pandas (benchmarks/baseline_pandas.py). Prints the figures, each model's growth between
+consecutive tiers, and writes the results table to docs/benchmarks.md between markers.
+Nothing is asserted: figures depend on the machine and on what else runs on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from segments.errors import CommandError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SAMPLE_RAW = PROJECT_ROOT / "sample_data" / "raw"
+BENCHMARKS = PROJECT_ROOT / "benchmarks"
+DEFAULT_DOCS = PROJECT_ROOT / "docs" / "benchmarks.md"
+GENERATOR_SEED = 1
+# tier name -> generated customers (None: the bundled sample, never generated)
+TIERS: dict[str, int | None] = {"sample": None, "250k": 250_000, "1m": 1_000_000, "10m": 10_000_000}
+DEFAULT_TIERS = ("sample", "250k", "1m")
+# dbt layers, selected by their folder tag (tag:<layer>); a model without one of these
+# tags is attributed by its folder instead (FOLDER_LAYERS, first match)
+LAYERS = ("staging", "identity", "features", "segments", "quality")
+FOLDER_LAYERS = (
+    ("models/staging/", "staging"),
+    ("models/intermediate/identity/", "identity"),
+    ("models/marts/identity/", "identity"),
+    ("models/intermediate/features/", "features"),
+    ("models/marts/features/", "features"),
+    ("models/intermediate/segments/", "segments"),
+    ("models/marts/segments/", "segments"),
+    ("models/marts/quality/", "quality"),
+)
+TEST_TYPES = ("test", "unit_test")
+RAW_ORDERS_SOURCE = "source.customer_segments.shop.orders"
+RFM_SCORES, RFM_SEGMENTS = "int_rfm_scores", "customer_segments"  # where the RFM columns end
+DOCS_START = "<!-- bench:start -->"
+DOCS_END = "<!-- bench:end -->"
+
+
+@dataclass
+class Measured:
+    """One timed subprocess: wall seconds, peak resident memory, exit code."""
+
+    seconds: float
+    peak_bytes: int
+    returncode: int = 0
+
+
+@dataclass
+class NodeTiming:
+    """One dbt node of the build, from run_results.json and the manifest."""
+
+    unique_id: str
+    name: str
+    layer: str
+    seconds: float
+    status: str
+
+
+@dataclass
+class TierResult:
+    """Everything measured on one tier."""
+
+    tier: str
+    customers: int | None
+    raw_rows: dict[str, int] = field(default_factory=dict)
+    generate: Measured | None = None
+    load: Measured | None = None
+    build: Measured | None = None
+    nodes: list[NodeTiming] = field(default_factory=list)
+    rfm_path: list[str] = field(default_factory=list)
+    baselines: dict[str, Measured] = field(default_factory=dict)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tiers",
+        default=",".join(DEFAULT_TIERS),
+        help="comma-separated tiers among sample, 250k, 1m, 10m (default: sample,250k,1m)",
+    )
+    parser.add_argument(
+        "--with-10m", action="store_true", help="add the 10M-customer tier (needs far more memory and time)"
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=PROJECT_ROOT / "benchmark_output",
+        help="generated tiers (cached) and the per-tier warehouses",
+    )
+    parser.add_argument(
+        "--docs", type=Path, default=DEFAULT_DOCS, help="markdown file whose bench section is replaced with the results"
+    )
+    parser.add_argument("--no-docs", action="store_true", help="print only, write no docs")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: report the tiers' last measured results (<work-dir>/runs/<tier>/)",
+    )
+
+
+def parse_tiers(text: str, with_10m: bool) -> list[str]:
+    """The tiers in the order given, smallest first, 10m added by the flag."""
+    tiers: list[str] = []
+    for part in text.split(","):
+        name = part.strip().lower()
+        if not name:
+            continue
+        if name not in TIERS:
+            raise CommandError(f"unknown tier {part.strip()!r}: choose among {', '.join(TIERS)}")
+        if name not in tiers:
+            tiers.append(name)
+    if with_10m and "10m" not in tiers:
+        tiers.append("10m")
+    if not tiers:
+        raise CommandError("--tiers names no tier")
+    return sorted(tiers, key=lambda name: TIERS[name] or 0)
+
+
+def progress(message: str) -> None:
+    print(f"segments bench: {message}", file=sys.stderr, flush=True)
+
+
+def measure(command: list[str], environment: dict[str, str], log: Path) -> Measured:
+    """Run command with its output in log; wall time and the peak RSS of its process tree."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with log.open("w") as output:
+        try:
+            process = subprocess.Popen(
+                command, cwd=PROJECT_ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
+            )
+        except OSError as error:
+            raise CommandError(f"cannot run {command[0]}: {error}") from error
+        # wait4 gives this child's own resource usage (its waited-for children included)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    return Measured(time.monotonic() - started, usage.ru_maxrss * 1024, process.returncode)
+
+
+def checked(step: str, result: Measured, log: Path) -> Measured:
+    if result.returncode != 0:
+        raise CommandError(f"{step} failed (exit {result.returncode}); see {log}")
+    return result
+
+
+def tier_folder(work_dir: Path, tier: str) -> Path:
+    customers = TIERS[tier]
+    return SAMPLE_RAW if customers is None else work_dir / "tiers" / str(customers)
+
+
+def ensure_tier(tier: str, work_dir: Path) -> tuple[Path, Measured | None]:
+    """The raw folder of a tier, generated unless a complete one is cached."""
+    customers = TIERS[tier]
+    folder = tier_folder(work_dir, tier)
+    if customers is None:
+        if not (folder / "orders.parquet").exists():
+            raise CommandError(f"the bundled sample is missing at {folder}; run `make sample`")
+        return folder, None
+    stamp = folder / ".complete"
+    wanted = {"customers": customers, "seed": GENERATOR_SEED}
+    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
+        progress(f"[{tier}] reusing the generated folder {folder}")
+        return folder, None
+    shutil.rmtree(folder, ignore_errors=True)
+    progress(f"[{tier}] generating {customers:,} customers (seed {GENERATOR_SEED}) into {folder}")
+    log = work_dir / "logs" / f"generate_{tier}.log"
+    result = checked(
+        f"generating tier {tier}",
+        measure(
+            [
+                str(BIN / "segments"),
+                "generate",
+                "--customers",
+                str(customers),
+                "--seed",
+                str(GENERATOR_SEED),
+                "--out",
+                str(folder),
+            ],
+            dict(os.environ),
+            log,
+        ),
+        log,
+    )
+    stamp.write_text(json.dumps(wanted))
+    return folder, result
+
+
+def dbt_environment(database: Path, run_dir: Path) -> dict[str, str]:
+    environment = dict(os.environ)
+    environment.update(
+        {
+            "DBT_PROFILES_DIR": str(PROJECT_ROOT / "profiles"),
+            "SEGMENTS_DUCKDB_PATH": str(database),
+            "DBT_TARGET_PATH": str(run_dir / "target"),
+            "DBT_LOG_PATH": str(run_dir / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+    )
+    return environment
+
+
+def layer_of(node: dict[str, Any]) -> str:
+    """A node's layer: tests, seeds, its layer tag, else its folder, else other."""
+    resource_type = str(node.get("resource_type", ""))
+    if resource_type in TEST_TYPES:
+        return "tests"
+    if resource_type == "seed":
+        return "seeds"
+    tags = [str(tag) for tag in node.get("tags", [])]
+    for layer in LAYERS:
+        if layer in tags:
+            return layer
+    path = str(node.get("original_file_path", ""))
+    for prefix, layer in FOLDER_LAYERS:
+        if path.startswith(prefix):
+            return layer
+    return "other"
+
+
+def manifest_nodes(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    nodes: dict[str, dict[str, Any]] = {}
+    for section in ("nodes", "unit_tests", "sources"):
+        nodes.update(manifest.get(section, {}))
+    return nodes
+
+
+def node_timings(run_results: dict[str, Any], manifest: dict[str, Any]) -> list[NodeTiming]:
+    nodes = manifest_nodes(manifest)
+    timings: list[NodeTiming] = []
+    for result in run_results["results"]:
+        node = nodes.get(result["unique_id"], {})
+        name = str(node.get("name") or result["unique_id"].rsplit(".", 1)[-1])
+        timings.append(
+            NodeTiming(
+                result["unique_id"], name, layer_of(node), float(result["execution_time"]), str(result["status"])
+            )
+        )
+    return timings
+
+
+def rfm_path(manifest: dict[str, Any]) -> list[str]:
+    """Models on the lineage from the raw orders to the RFM columns of customer_segments:
+    the descendants of source shop.orders that int_rfm_scores needs, int_rfm_scores, and
+    customer_segments itself (not its other parents: engagement and recency are not RFM)."""
+    nodes = manifest_nodes(manifest)
+    parents = {
+        unique_id: [str(parent) for parent in node.get("depends_on", {}).get("nodes", [])]
+        for unique_id, node in nodes.items()
+    }
+    models = {
+        str(node.get("name")): unique_id for unique_id, node in nodes.items() if node.get("resource_type") == "model"
+    }
+    ancestors: set[str] = set()
+    pending = [models[RFM_SCORES]] if RFM_SCORES in models else []
+    while pending:
+        current = pending.pop()
+        if current not in ancestors:
+            ancestors.add(current)
+            pending.extend(parents.get(current, []))
+    descends_from_orders: dict[str, bool] = {}
+
+    def from_orders(unique_id: str) -> bool:
+        if unique_id not in descends_from_orders:
+            descends_from_orders[unique_id] = False  # guards against cycles
+            descends_from_orders[unique_id] = unique_id == RAW_ORDERS_SOURCE or any(
+                from_orders(parent) for parent in parents.get(unique_id, [])
+            )
+        return descends_from_orders[unique_id]
+
+    path = {
+        unique_id
+        for unique_id in ancestors
+        if nodes[unique_id].get("resource_type") == "model" and from_orders(unique_id)
+    }
+    if RFM_SEGMENTS in models:
+        path.add(models[RFM_SEGMENTS])
+    return sorted(path)
+
+
+def raw_row_counts(database: Path) -> dict[str, int]:
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw' order by table_name"
+            ).fetchall()
+        ]
+        counts: dict[str, int] = {}
+        for table in tables:
+            row = connection.execute(f'select count(*) from raw."{table}"').fetchone()
+            counts[table] = int(row[0]) if row is not None else 0
+    return counts
+
+
+def run_baseline(script: str, database: Path, log: Path) -> Measured:
+    """Run a baseline script; its own timing (the JSON it prints) replaces the wall time."""
+    result = checked(
+        f"baseline {script}",
+        measure([sys.executable, str(BENCHMARKS / script), "--database", str(database)], dict(os.environ), log),
+        log,
+    )
+    reported = json.loads(log.read_text().strip().splitlines()[-1])
+    return Measured(float(reported["seconds"]), result.peak_bytes)
+
+
+def bench_tier(tier: str, work_dir: Path) -> TierResult:
+    result = TierResult(tier, TIERS[tier])
+    folder, result.generate = ensure_tier(tier, work_dir)
+    if result.generate is not None:
+        progress(f"[{tier}] generate: {result.generate.seconds:.1f} s, peak {gib(result.generate.peak_bytes)}")
+    run_dir = work_dir / "runs" / tier
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    database = run_dir / "warehouse.duckdb"
+    environment = dbt_environment(database, run_dir)
+    progress(f"[{tier}] segments load --from {folder}")
+    log = run_dir / "load.log"
+    result.load = checked(
+        "segments load",
+        measure([str(BIN / "segments"), "load", "--from", str(folder), "--database", str(database)], environment, log),
+        log,
+    )
+    result.raw_rows = raw_row_counts(database)
+    progress(
+        f"[{tier}] load: {result.load.seconds:.1f} s, {sum(result.raw_rows.values()):,} "
+        f"raw rows; dbt build (log {run_dir / 'dbt_build.log'})"
+    )
+    log = run_dir / "dbt_build.log"
+    result.build = measure([str(BIN / "dbt"), "build"], environment, log)
+    target = run_dir / "target"
+    if not (target / "run_results.json").exists():
+        raise CommandError(f"dbt build wrote no run_results.json (exit {result.build.returncode}); see {log}")
+    manifest = json.loads((target / "manifest.json").read_text())
+    result.nodes = node_timings(json.loads((target / "run_results.json").read_text()), manifest)
+    result.rfm_path = rfm_path(manifest)
+    failed = [node.name for node in result.nodes if node.status in ("error", "fail")]
+    progress(
+        f"[{tier}] dbt build: {result.build.seconds:.1f} s, peak "
+        f"{gib(result.build.peak_bytes)}, exit {result.build.returncode}"
+        + (f", failed: {', '.join(failed)}" if failed else "")
+    )
+    built = {node.unique_id for node in result.nodes if node.status == "success"}
+    if not set(result.rfm_path) <= built:
+        raise CommandError(f"dbt build did not build every RFM model on tier {tier}; see {log}")
+    for name, script in (("one query", "baseline_one_query.py"), ("pandas", "baseline_pandas.py")):
+        log = run_dir / f"baseline_{script.removesuffix('.py')}.log"
+        result.baselines[name] = run_baseline(script, database, log)
+        progress(f"[{tier}] baseline {name}: {result.baselines[name].seconds:.2f} s")
+    return result
+
+
+# --- figures -----------------------------------------------------------------------------
+
+
+def gib(size: int) -> str:
+    return f"{size / 1024**3:.2f} GiB"
+
+
+def layer_seconds(result: TierResult, layer: str) -> float:
+    return sum(node.seconds for node in result.nodes if node.layer == layer)
+
+
+def path_seconds(result: TierResult) -> float:
+    path = set(result.rfm_path)
+    return sum(node.seconds for node in result.nodes if node.unique_id in path)
+
+
+def model_seconds(result: TierResult) -> dict[str, float]:
+    return {node.name: node.seconds for node in result.nodes if node.layer not in ("tests", "seeds")}
+
+
+def slowest_models(result: TierResult, count: int = 5) -> list[tuple[str, float]]:
+    return sorted(model_seconds(result).items(), key=lambda item: -item[1])[:count]
+
+
+def tests_summary(result: TierResult) -> str:
+    tests = [node for node in result.nodes if node.layer == "tests"]
+    statuses: dict[str, int] = {}
+    for node in tests:
+        statuses[node.status] = statuses.get(node.status, 0) + 1
+    counts = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+    return f"{sum(node.seconds for node in tests):.1f} s ({len(tests)} tests: {counts})"
+
+
+def ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.1f}x" if denominator > 0 else "n/a"
+
+
+def tier_label(result: TierResult) -> str:
+    if result.customers is None:
+        return "sample"
+    return f"{result.customers:,}"
+
+
+def results_table(results: list[TierResult]) -> list[str]:
+    """Markdown rows: one line per step, one column per tier."""
+
+    def row(label: str, cells: list[str]) -> str:
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    lines = [
+        row(
+            "step",
+            [
+                f"{tier_label(result)} customers" if result.customers else "sample (`sample_data/raw`)"
+                for result in results
+            ],
+        ),
+        "| --- |" + " ---: |" * len(results),
+    ]
+    lines.append(
+        row(
+            "raw rows (orders)",
+            [f"{sum(result.raw_rows.values()):,} ({result.raw_rows.get('orders', 0):,})" for result in results],
+        )
+    )
+    lines.append(
+        row(
+            "generate",
+            [
+                "bundled"
+                if result.customers is None
+                else (
+                    f"{result.generate.seconds:.1f} s, peak {gib(result.generate.peak_bytes)}"
+                    if result.generate
+                    else "cached"
+                )
+                for result in results
+            ],
+        )
+    )
+    lines.append(row("`segments load`", [f"{result.load.seconds:.1f} s" if result.load else "" for result in results]))
+    for layer in ("seeds", *LAYERS):
+        lines.append(
+            row(f"{layer} (sum of model times)", [f"{layer_seconds(result, layer):.1f} s" for result in results])
+        )
+    lines.append(row("dbt tests (sum)", [tests_summary(result) for result in results]))
+    lines.append(
+        row(
+            "`dbt build` wall time (2 threads)",
+            [
+                f"{result.build.seconds:.1f} s (exit {result.build.returncode})" if result.build else ""
+                for result in results
+            ],
+        )
+    )
+    lines.append(
+        row("peak memory of `dbt build`", [gib(result.build.peak_bytes) if result.build else "" for result in results])
+    )
+    lines.append(
+        row(
+            "raw orders to RFM segments (project path)",
+            [f"{path_seconds(result):.1f} s ({len(result.rfm_path)} models)" for result in results],
+        )
+    )
+    for name, measured in (("one query", "one-query lower bound"), ("pandas", "pandas")):
+        lines.append(
+            row(
+                measured,
+                [
+                    f"{result.baselines[name].seconds:.2f} s, peak {gib(result.baselines[name].peak_bytes)}"
+                    if name in result.baselines
+                    else ""
+                    for result in results
+                ],
+            )
+        )
+    for name in ("one query", "pandas"):
+        lines.append(
+            row(
+                f"project path / {name}",
+                [
+                    ratio(path_seconds(result), result.baselines[name].seconds) if name in result.baselines else ""
+                    for result in results
+                ],
+            )
+        )
+    lines.append(
+        row(
+            "five slowest models",
+            ["<br>".join(f"{name} {seconds:.1f} s" for name, seconds in slowest_models(result)) for result in results],
+        )
+    )
+    return lines
+
+
+def growth_table(results: list[TierResult]) -> list[str]:
+    """Each model's seconds per tier and its growth between consecutive tiers."""
+    if not results:
+        return []
+    per_tier = [model_seconds(result) for result in results]
+    layers = {node.name: node.layer for result in results for node in result.nodes}
+    header = ["model", "layer", *[f"{tier_label(result)} s" for result in results]]
+    header += [f"{tier_label(before)} → {tier_label(after)}" for before, after in itertools.pairwise(results)]
+    lines = ["| " + " | ".join(header) + " |", "| --- | --- |" + " ---: |" * (len(header) - 2)]
+    names = sorted(per_tier[-1], key=lambda name: -per_tier[-1][name])
+    for name in names:
+        cells = [name, layers.get(name, "")]
+        cells += [f"{seconds[name]:.2f}" if name in seconds else "" for seconds in per_tier]
+        cells += [
+            ratio(after[name], before[name]) if name in before and name in after else ""
+            for before, after in itertools.pairwise(per_tier)
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def machine() -> dict[str, str]:
+    """What the figures were measured on."""
+    model = platform.processor() or platform.machine()
+    memory = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+                break
+    except OSError:
+        pass
+    return {
+        "CPU": f"{os.cpu_count()} logical CPUs, {model}",
+        "RAM": memory,
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "DuckDB": metadata.version("duckdb"),
+        "dbt-core": metadata.version("dbt-core"),
+        "dbt-duckdb": metadata.version("dbt-duckdb"),
+    }
+
+
+def report(results: list[TierResult], info: dict[str, str], report_only: bool = False) -> str:
+    command = f"segments bench --tiers {','.join(result.tier for result in results)}"
+    how = f"Reported {time.strftime('%Y-%m-%d')} by `{command} --report-only` from each tier's last run"
+    lines = [
+        (how if report_only else f"Measured {time.strftime('%Y-%m-%d')} by `{command}`") + " on:",
+        "",
+    ]
+    lines += [f"- {key}: {value}" for key, value in info.items()]
+    lines += [
+        "",
+        *results_table(results),
+        "",
+        "Per model (seconds from dbt's run_results, "
+        "slowest at the largest tier first) and growth between consecutive tiers:",
+        "",
+        *growth_table(results),
+    ]
+    if results:
+        lines += [
+            "",
+            "Models counted in the project path (raw orders to RFM segments): "
+            + ", ".join(f"`{uid.rsplit('.', 1)[-1]}`" for uid in results[-1].rfm_path)
+            + ".",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def replace_section(document: str, section: str) -> str:
+    """document with the text between the bench markers replaced (appended if absent)."""
+    block = f"{DOCS_START}\n{section}{DOCS_END}"
+    start, end = document.find(DOCS_START), document.find(DOCS_END)
+    if start == -1 or end == -1 or end < start:
+        return document.rstrip("\n") + ("\n\n" if document.strip() else "") + block + "\n"
+    return document[:start] + block + document[end + len(DOCS_END) :]
+
+
+def write_docs(path: Path, section: str) -> None:
+    try:
+        document = path.read_text() if path.exists() else "# Benchmarks\n"
+        path.write_text(replace_section(document, section))
+    except OSError as error:
+        raise CommandError(f"cannot write {path}: {error}") from error
+
+
+def result_file(work_dir: Path, tier: str) -> Path:
+    return work_dir / "runs" / tier / "result.json"
+
+
+def save_result(work_dir: Path, result: TierResult) -> None:
+    result_file(work_dir, result.tier).write_text(
+        json.dumps(result.__dict__, default=lambda value: value.__dict__, indent=1)
+    )
+
+
+def load_result(work_dir: Path, tier: str) -> TierResult:
+    """A tier's last measured result, its RFM path recomputed from that build's manifest."""
+    path = result_file(work_dir, tier)
+    try:
+        item = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise CommandError(f"no measured result for tier {tier} ({path}: {error})") from error
+    result = TierResult(str(item["tier"]), item["customers"], dict(item["raw_rows"]))
+    result.generate, result.load, result.build = (
+        Measured(**item[step]) if item[step] else None for step in ("generate", "load", "build")
+    )
+    result.nodes = [NodeTiming(**node) for node in item["nodes"]]
+    result.baselines = {name: Measured(**value) for name, value in item["baselines"].items()}
+    manifest = path.parent / "target" / "manifest.json"
+    result.rfm_path = rfm_path(json.loads(manifest.read_text())) if manifest.exists() else item["rfm_path"]
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    work_dir: Path = args.work_dir.resolve()
+    tiers = parse_tiers(args.tiers, args.with_10m)
+    results: list[TierResult] = []
+    for tier in tiers:
+        if args.report_only:
+            results.append(load_result(work_dir, tier))
+            continue
+        result = bench_tier(tier, work_dir)
+        save_result(work_dir, result)  # an interrupted run keeps the tiers measured so far
+        results.append(result)
+    section = report(results, machine(), args.report_only)
+    print(section, end="")
+    if not args.no_docs:
+        write_docs(args.docs, section)
+        progress(f"results written to {args.docs}")
+    return 0
