@@ -172,7 +172,7 @@ LATE_REQUEST = {"request_id": "r-phone", "customer_id": "\u00a0c-phonekey", "ema
 BACKFILL_DATES = ["2025-03-31", "2025-04-30"]
 # a dozen customers move between segments far more than a real population: drift is not
 # what these tests are about
-DBT_VARS = {"drift_psi_warn": 1000, "drift_psi_fail": 1000}
+DBT_VARS = {"drift_psi_warn": 1000, "drift_psi_fail": 1000, "drift_reference_psi_fail": 1000}
 
 
 def write_raw(folder: Path, requests: list[dict[str, object]]) -> None:
