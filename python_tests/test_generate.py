@@ -27,26 +27,16 @@ def digest(folder: Path) -> dict[str, str]:
     }
 
 
+def generate_folder(folder: Path, customers: int, seed: int) -> Path:
+    """Run segments generate into folder (the default window, ending on END_DATE)."""
+    arguments = ["generate", "--customers", str(customers), "--seed", str(seed)]
+    assert main([*arguments, "--end-date", END_DATE.isoformat(), "--out", str(folder)]) == 0
+    return folder
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("generated")
-    assert (
-        main(
-            [
-                "generate",
-                "--customers",
-                str(CUSTOMERS),
-                "--seed",
-                "7",
-                "--end-date",
-                END_DATE.isoformat(),
-                "--out",
-                str(folder),
-            ]
-        )
-        == 0
-    )
-    return folder
+    return generate_folder(tmp_path_factory.mktemp("generated"), CUSTOMERS, seed=7)
 
 
 # Large enough that the rarest rate (0.1% of orders, about 90 rows here) is measured to within
@@ -56,24 +46,7 @@ RATE_CUSTOMERS = 40_000
 
 @pytest.fixture(scope="module")
 def rate_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("rate_sample")
-    assert (
-        main(
-            [
-                "generate",
-                "--customers",
-                str(RATE_CUSTOMERS),
-                "--seed",
-                "11",
-                "--end-date",
-                END_DATE.isoformat(),
-                "--out",
-                str(folder),
-            ]
-        )
-        == 0
-    )
-    return folder
+    return generate_folder(tmp_path_factory.mktemp("rate_sample"), RATE_CUSTOMERS, seed=11)
 
 
 def query(sql: str) -> list[tuple]:
@@ -267,24 +240,7 @@ PEAK_MONTHS = (11, 12)  # docs/generator.md: November and December weigh 1.8 tim
 
 @pytest.fixture(scope="module")
 def level_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("level_sample")
-    assert (
-        main(
-            [
-                "generate",
-                "--customers",
-                str(LEVEL_CUSTOMERS),
-                "--seed",
-                "1",
-                "--end-date",
-                END_DATE.isoformat(),
-                "--out",
-                str(folder),
-            ]
-        )
-        == 0
-    )
-    return folder
+    return generate_folder(tmp_path_factory.mktemp("level_sample"), LEVEL_CUSTOMERS, seed=1)
 
 
 def daily_orders_by_month(folder: Path) -> list[tuple[date, float]]:
