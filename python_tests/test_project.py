@@ -12,7 +12,7 @@ import pytest
 
 from dbt_runner import BIN, PROJECT_ROOT, run_dbt
 
-LAYERS = ("staging", "identity", "features", "segments", "quality")
+LAYERS = ("staging", "identity", "features", "segments", "quality", "activation")
 
 
 @pytest.fixture(scope="module")
