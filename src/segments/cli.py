@@ -42,6 +42,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "segments.publish",
         "copy the BI-facing marts atomically into the published file",
     ),
+    "export": (
+        "segments.export",
+        "write privacy-safe segment audiences (hashed match keys, holdouts excluded) and their changes",
+    ),
     "bench": (
         "segments.bench",
         "measure load, every dbt layer and the RFM baselines on tiers of generated data",

@@ -22,6 +22,7 @@ from pathlib import Path
 from segments.errors import CommandError
 from segments.generation.parameters import DEFECT_RATES
 from segments.generation.pipeline import generate
+from segments.generation.plant import DEFAULT_HOLDOUT_SALT, DEFAULT_HOLDOUT_SHARE, parse_plant
 from segments.generation.settings import Settings
 
 __all__ = ["DEFECT_RATES", "Settings", "add_arguments", "generate", "run"]
@@ -46,6 +47,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="from this date on, multiply every purchase rate by --shift-purchase-factor",
     )
     parser.add_argument("--shift-purchase-factor", type=float, default=1.0)
+    parser.add_argument(
+        "--plant-lift",
+        default=None,
+        metavar="FAMILY/SEGMENT:DATE:UPLIFT",
+        help="plant a campaign effect: exported customers of the segment order once more with "
+        "probability UPLIFT in the 30 days after DATE (e.g. lifecycle/active:2026-04-01:0.05)",
+    )
+    parser.add_argument(
+        "--plant-holdout-share",
+        type=float,
+        default=DEFAULT_HOLDOUT_SHARE,
+        help="the warehouse's var activation_holdout_share (default %(default)s)",
+    )
+    parser.add_argument(
+        "--plant-holdout-salt",
+        default=DEFAULT_HOLDOUT_SALT,
+        help="the warehouse's var activation_holdout_salt (default %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +76,14 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--days must be at least 30")
     if not 0 <= args.shift_purchase_factor <= 1:
         raise CommandError("--shift-purchase-factor must lie between 0 and 1")
+    try:
+        plant = (
+            None
+            if args.plant_lift is None
+            else parse_plant(args.plant_lift, args.plant_holdout_share, args.plant_holdout_salt)
+        )
+    except ValueError as error:
+        raise CommandError(str(error)) from error
     settings = Settings(
         args.customers,
         args.seed,
@@ -64,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         args.days,
         args.shift_date,
         args.shift_purchase_factor,
+        plant,
     )
     counts = generate(settings, args.out, args.format)
     for table_name, rows in counts.items():

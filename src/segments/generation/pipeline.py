@@ -28,6 +28,7 @@ from segments.generation.orders import (
     simulate_orders,
 )
 from segments.generation.people import create_person_identity, simulate_people
+from segments.generation.plant import plant_orders
 from segments.generation.settings import Settings, day_weights, stream
 from segments.generation.web import create_web_tables, simulate_web
 from segments.generation.write import inject_defects_and_write, write_truth
@@ -56,6 +57,7 @@ def generate(settings: Settings, out: Path, file_format: str = "parquet") -> dic
     details = simulate_account_details(stream(seed, "details"), accounts.versions)
     progress(f"crm versions: {accounts.versions:,}")
     orders = simulate_orders(stream(seed, "orders"), stream(seed, "shift"), settings, people, cumulative)
+    orders = plant_orders(settings, accounts, orders)  # --plant-lift only
     lines, totals = simulate_lines(stream(seed, "lines"), orders)
     orders = replace(orders, cents=totals)
     progress(f"orders: {orders.count:,}, order items: {len(lines.order):,}")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from segments.generation.plant import PlantedLift
 
 from segments.generation.parameters import (
     PEAK_SEASON_MONTHS,
@@ -30,6 +33,7 @@ class Settings:
     days: int
     shift_date: date | None
     shift_purchase_factor: float
+    plant_lift: PlantedLift | None = None  # --plant-lift (segments.generation.plant)
 
     @property
     def start_date(self) -> date:
