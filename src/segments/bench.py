@@ -40,7 +40,7 @@ TIERS: dict[str, int | None] = {"sample": None, "250k": 250_000, "1m": 1_000_000
 DEFAULT_TIERS = ("sample", "250k", "1m")
 # dbt layers, selected by their folder tag (tag:<layer>); a model without one of these
 # tags is attributed by its folder instead (FOLDER_LAYERS, first match)
-LAYERS = ("staging", "identity", "features", "segments", "quality")
+LAYERS = ("staging", "identity", "features", "segments", "quality", "activation")
 FOLDER_LAYERS = (
     ("models/staging/", "staging"),
     ("models/intermediate/identity/", "identity"),
@@ -50,6 +50,8 @@ FOLDER_LAYERS = (
     ("models/intermediate/segments/", "segments"),
     ("models/marts/segments/", "segments"),
     ("models/marts/quality/", "quality"),
+    ("models/intermediate/activation/", "activation"),
+    ("models/marts/activation/", "activation"),
 )
 TEST_TYPES = ("test", "unit_test")
 RAW_ORDERS_SOURCE = "source.customer_segments.shop.orders"

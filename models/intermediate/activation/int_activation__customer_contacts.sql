@@ -29,9 +29,10 @@ customer_accounts as (
     inner join crm_customers
         on identifier_keys.identifier_type = 'customer_id'
             and identifier_keys.identifier_value = crm_customers.customer_id
-    where identifier_keys.customer_key not in (
-        select erased_customer_keys.customer_key from erased_customer_keys
-    )
+    where
+        identifier_keys.customer_key not in (
+            select erased_customer_keys.customer_key from erased_customer_keys
+        )
 ),
 
 anchor_accounts as (

@@ -99,8 +99,8 @@ customer_outcomes as (
     from customer_periods
     left join qualifying_orders
         on customer_periods.customer_key = qualifying_orders.customer_key
-            and qualifying_orders.ordered_date >= customer_periods.period_start_date
-            and qualifying_orders.ordered_date <= customer_periods.period_end_date
+            and customer_periods.period_start_date <= qualifying_orders.ordered_date
+            and customer_periods.period_end_date >= qualifying_orders.ordered_date
     group by
         customer_periods.as_of_date,
         customer_periods.segment_family,

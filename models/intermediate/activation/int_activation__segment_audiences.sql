@@ -97,8 +97,12 @@ marketable_customers as (
         and (
             contacts.email is null
             or (
-                contacts.email not in (select hard_bounced_emails.email from hard_bounced_emails)
-                and contacts.email not in (select unsubscribed_emails.email from unsubscribed_emails)
+                contacts.email not in (
+                    select hard_bounced_emails.email from hard_bounced_emails
+                )
+                and contacts.email not in (
+                    select unsubscribed_emails.email from unsubscribed_emails
+                )
             )
         )
 ),
