@@ -1,6 +1,6 @@
 """segments export, the holdout groups and segment_lift, on one small generated data set
-with a planted campaign effect, built for two consecutive as-of dates (two builds for the
-whole module) and audited once. Every expectation is recomputed here from the restricted
+with a planted campaign effect, built for two consecutive as-of dates (one full build and
+one as-of rebuild for the whole module) and audited once. Every expectation is recomputed here from the restricted
 or raw data (hashlib, the raw files), not read back from the code under test."""
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def read(database: Path, sql: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """3,000 people over 400 days, UPLIFT planted for lifecycle/active from FIRST_DAY; built
-    for FIRST_DAY then SECOND_DAY (the latest build, full and passing), then stamped."""
+    for FIRST_DAY, then rebuilt for SECOND_DAY (as_of_rebuild, as segments backfill does),
+    then stamped."""
     work_dir = tmp_path_factory.mktemp("activation")
     raw = work_dir / "raw"
     generated = run_segments(
@@ -69,8 +70,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     database = work_dir / "warehouse.duckdb"
     loaded = run_segments(["load", "--from", str(raw), "--database", str(database)])
     assert loaded.returncode == 0, loaded.stderr
-    for day in (FIRST_DAY, SECOND_DAY):
-        run_dbt(["build"], database, work_dir, {"as_of_date": day.isoformat(), **BUILD_VARS})
+    run_dbt(["build"], database, work_dir, {"as_of_date": FIRST_DAY.isoformat(), **BUILD_VARS})
+    # what segments backfill runs for one more date: it vouches on top of the passed build
+    selector = ["build", "--selector", "as_of_rebuild"]
+    run_dbt(selector, database, work_dir, {"as_of_date": SECOND_DAY.isoformat(), **BUILD_VARS})
     # the stamp segments check writes when every critical expectation passed (the suites
     # themselves are test_quality's business): the export's gate is what is tested here
     with duckdb.connect(str(database), read_only=True) as connection:
@@ -396,3 +399,25 @@ def test_the_planted_lift_is_recovered_and_none_is_found_where_none_was_planted(
     # the plant covers the 30 days after the export only: nothing in the next period
     later = lift_row(built, 2)
     assert later.lift_ci_lower <= 0 <= later.lift_ci_upper
+
+
+def test_a_segment_that_lost_every_member_exits_everyone(built: Built, exports: Path, tmp_path: Path) -> None:
+    from segments import export as export_module
+
+    out = tmp_path / "out"
+    shutil.copytree(exports / FIRST_DAY.isoformat(), out / FIRST_DAY.isoformat())
+    folder = out / FIRST_DAY.isoformat() / "lifecycle"
+    # the first export also held a segment that has nobody today
+    document = manifest(out, FIRST_DAY, "lifecycle")
+    segments = list(document["segments"])  # type: ignore[call-overload]
+    ghost = json.loads(json.dumps(segments[0]))
+    shutil.copy(folder / ghost["files"]["audience.parquet"]["path"], folder / "ghost.audience.parquet")
+    ghost.update(segment_name="ghost", files={"audience.parquet": {"path": "ghost.audience.parquet"}})
+    document["segments"] = [*segments, ghost]
+    (folder / "manifest.json").write_text(json.dumps(document))
+    export_module.export(built.database, out, SECOND_DAY)
+    listed = {str(segment["segment_name"]): segment for segment in segments_of(out, SECOND_DAY, "lifecycle")}
+    assert listed["ghost"]["status"] == "skipped" and "0 customers" in str(listed["ghost"]["reason"])
+    exited = out / SECOND_DAY.isoformat() / "lifecycle" / "ghost.exited.parquet"
+    assert keys(exited) == keys(folder / "ghost.audience.parquet") and len(keys(exited)) > 0
+    assert not (out / SECOND_DAY.isoformat() / "lifecycle" / "ghost.audience.parquet").exists()

@@ -144,6 +144,19 @@ def previous_audience(previous: Path | None, family: str, segment_name: str) -> 
     return None
 
 
+def previously_exported(previous: Path | None) -> list[tuple[str, str]]:
+    """(family, segment) of every segment the previous export wrote an audience for."""
+    if previous is None:
+        return []
+    segments = []
+    for manifest_path in sorted(previous.glob("*/manifest.json")):
+        manifest = json.loads(manifest_path.read_text())
+        for segment in manifest.get("segments", []):
+            if "audience.parquet" in segment.get("files", {}):
+                segments.append((manifest_path.parent.name, str(segment["segment_name"])))
+    return segments
+
+
 def audience_sizes(connection: duckdb.DuckDBPyConnection, as_of_date: date) -> list[tuple[Any, ...]]:
     """(family, segment, eligible, holdout, audience, exported, min size) per segment."""
     return connection.execute(
@@ -236,7 +249,14 @@ def write_export(
         families.setdefault(family, []).append(
             SegmentExport(name, "exported" if exported else "skipped", reason, eligible, holdout, audience, 0)
         )
-    for family, segments in families.items():
+    # a segment the previous export held and that has no marketable member now is listed
+    # too, so that its exited file tells the destination to drop everyone
+    minimum = export_vars.get("activation_min_audience_size")
+    for family, name in previously_exported(previous):
+        if name not in {segment.segment_name for segment in families.get(family, [])}:
+            reason = f"0 customers, below activation_min_audience_size {minimum}"
+            families.setdefault(family, []).append(SegmentExport(name, "skipped", reason, 0, 0, 0, 0))
+    for family, segments in sorted(families.items()):
         folder = staging / family
         folder.mkdir()
         if len({slug(segment.segment_name) for segment in segments}) != len(segments):

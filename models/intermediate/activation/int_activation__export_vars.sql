@@ -7,9 +7,10 @@
     )
 }}
 {#- History: the vars in force when each as-of date's audiences were built (the manifest
-    of segments export records them). -#}
+    of segments export records them). The holdout salt is left out: an export never says
+    how its control group was drawn. -#}
 {%- set names = [
-    'activation_holdout_share', 'activation_holdout_salt', 'activation_min_audience_size',
+    'activation_holdout_share', 'activation_min_audience_size',
     'rfm_score_cutoffs', 'lifecycle_new_days', 'lifecycle_active_days',
     'lifecycle_dormant_days', 'lifecycle_lapsed_days',
 ] -%}
