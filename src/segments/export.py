@@ -183,13 +183,15 @@ def load_current(connection: duckdb.DuckDBPyConnection, as_of_date: date) -> Non
 
 def write_kind(connection: duckdb.DuckDBPyConnection, query: str, folder: Path, stem: str) -> dict[str, Any]:
     """Write one audience or delta as Parquet and CSV; return its manifest entries."""
-    connection.execute(f"create or replace temp table export_rows as {query} order by email_sha256, phone_sha256")
+    connection.execute(f"create or replace temp table export_rows as {query}")
     rows = int(connection.execute("select count(*) from export_rows").fetchall()[0][0])
     entries: dict[str, Any] = {}
     for file_format in FORMATS:
         path = folder / f"{stem}.{file_format}"
         options = "format parquet" if file_format == "parquet" else "format csv, header true"
-        connection.execute(f"copy export_rows to {literal(str(path))} ({options})")
+        connection.execute(
+            f"copy (select * from export_rows order by email_sha256, phone_sha256) to {literal(str(path))} ({options})"
+        )
         entries[f"{stem.rsplit('.', 1)[1]}.{file_format}"] = {
             "path": path.name,
             "rows": rows,

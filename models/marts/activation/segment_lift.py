@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-
 COLUMN_TYPES = [
     ("as_of_date", "date"),
     ("segment_family", "varchar"),
