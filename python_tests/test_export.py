@@ -426,3 +426,33 @@ def test_a_segment_that_lost_every_member_exits_everyone(built: Built, exports: 
     exited = out / SECOND_DAY.isoformat() / "lifecycle" / "ghost.exited.parquet"
     assert keys(exited) == keys(folder / "ghost.audience.parquet") and len(keys(exited)) > 0
     assert not (out / SECOND_DAY.isoformat() / "lifecycle" / "ghost.audience.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("plant", "fragment"),
+    [
+        ("active:2026-04-15:0.05", "is not FAMILY/SEGMENT:DATE:UPLIFT"),
+        ("lifecycle/active:2026-04-15:1.5", "UPLIFT must lie in (0, 1]"),
+        ("lifecycle/active:2026-13-01:0.05", "month must be in 1..12"),
+    ],
+)
+def test_a_bad_plant_is_refused_in_one_line(tmp_path: Path, plant: str, fragment: str) -> None:
+    result = run_segments(["generate", "--customers", "10", "--out", str(tmp_path / "raw"), "--plant-lift", plant])
+    assert result.returncode == 2 and fragment in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "raw").exists()
+
+
+def test_the_generator_draws_holdouts_as_the_warehouse_does(built: Built) -> None:
+    from segments.generation.plant import holdout_draw
+
+    rows = read(
+        built.database,
+        "select contacts.anchor_customer_id, audiences.segment_family, audiences.segment_name, audiences.is_holdout "
+        "from intermediate.int_activation__segment_audiences as audiences "
+        "inner join intermediate.int_activation__customer_contacts as contacts using (customer_key)",
+    )
+    assert len(rows) > 1000
+    assert [
+        holdout_draw(SALT, family, name, anchor) < HOLDOUT_SHARE
+        for anchor, family, name in zip(rows.anchor_customer_id, rows.segment_family, rows.segment_name, strict=True)
+    ] == list(rows.is_holdout)

@@ -55,12 +55,15 @@ def parse_plant(text: str, holdout_share: float, holdout_salt: str) -> PlantedLi
     day, colon, uplift = rest.partition(":")
     if not (separator and slash and colon and family and name):
         raise ValueError(f"--plant-lift {text!r} is not FAMILY/SEGMENT:DATE:UPLIFT")
-    value = float(uplift)
+    try:
+        value, start = float(uplift), date.fromisoformat(day)
+    except ValueError as error:
+        raise ValueError(f"--plant-lift {text!r}: {error}") from error
     if not 0 < value <= 1:
         raise ValueError("--plant-lift UPLIFT must lie in (0, 1]")
     if not 0 <= holdout_share < 1:
         raise ValueError("--plant-holdout-share must lie in [0, 1)")
-    return PlantedLift(family, name, date.fromisoformat(day), value, holdout_share, holdout_salt)
+    return PlantedLift(family, name, start, value, holdout_share, holdout_salt)
 
 
 def holdout_draw(salt: str, family: str, segment_name: str, customer_id: str) -> float:
