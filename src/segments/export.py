@@ -49,6 +49,8 @@ EXPORT_VARS = "warehouse.intermediate.int_activation__export_vars"
 KINDS = ("audience", "entered", "exited")
 FORMATS = ("parquet", "csv")
 DATE_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
+# hidden folders of an export under way (.tmp) or of a replaced export being deleted (.old)
+TEMPORARY_NAME = re.compile(r"\.(export|\d{4}-\d{2}-\d{2})\.(?P<pid>\d+)\.[0-9a-f]{8}\.(tmp|old)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -283,6 +285,16 @@ def write_export(
     return families
 
 
+def remove_stale_temporaries(out: Path) -> None:
+    """Delete the hidden folders that killed exports left in OUT."""
+    from segments.publish import process_alive
+
+    for candidate in out.iterdir():
+        match = TEMPORARY_NAME.fullmatch(candidate.name)
+        if match and not process_alive(int(match["pid"])):
+            shutil.rmtree(candidate, ignore_errors=True)
+
+
 def publish_folder(staging: Path, target: Path) -> None:
     """Rename staging to target; a target already there is moved aside first, then deleted."""
     aside = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.old")
@@ -305,8 +317,8 @@ def export(database: Path, out: Path, as_of_date: date | None = None) -> tuple[P
 
     if not database.exists():
         raise CommandError(f"warehouse {database} does not exist: run make build first")
-    if not out.is_dir():
-        raise CommandError(f"the export folder {out} does not exist")
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"the export folder {out} is not a folder")
     connection = duckdb.connect(":memory:")
     staging = out / f".export.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
@@ -316,6 +328,8 @@ def export(database: Path, out: Path, as_of_date: date | None = None) -> tuple[P
             raise CommandError(f"cannot open the warehouse {database} read-only: {one_line(error)}") from error
         invocation_id = check_gate(connection, database)
         day = chosen_date(connection, as_of_date)
+        out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out)
         staging.mkdir()
         families = write_export(connection, staging, out, day, invocation_id)
         connection.close()
