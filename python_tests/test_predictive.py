@@ -283,6 +283,7 @@ def test_point_in_time_summaries_by_hand() -> None:
     a = frame.loc["a"]
     assert (a.frequency, a.monetary, a.recency_days, a.tenure_days) == (4, 95.0, 0, 55)
     assert (a.repeat_purchases, a.recency_time, a.age, a.repeat_mean_spend) == (2, 55, 55, 40.0)
+    assert a.purchase_days_90d == 3
     assert a.engagement_score == pytest.approx(2 * 1 + 1 * 2)
     b = frame.loc["b"]
     assert (b.frequency, b.repeat_purchases, b.recency_days, b.age) == (1, 0, 9, 9)
@@ -305,3 +306,19 @@ def test_nothing_after_the_cut_off_reaches_the_training_features() -> None:
     # the label window starts the day after the cut-off
     future = features.future_purchases(toy_warehouse(later_orders, later_activity), "orders", cut_off, 30)
     assert future.set_index("customer_key").future_orders.to_dict() == {"a": 1, "c": 1, "d": 1}
+
+
+def test_gamma_gamma_falls_back_to_homogeneous_spend_when_heterogeneity_is_not_identified() -> None:
+    # every customer's orders are Gamma(p = 3, nu = 0.05): no spread between customers beyond chance
+    generator = np.random.default_rng(8)
+    frequency = 1 + generator.poisson(2.0, size=3000)
+    means = np.array([generator.gamma(3.0, 1 / 0.05, size=n).mean() for n in frequency])
+    fit = gamma_gamma.fit(frequency.astype(np.float64), means)
+    assert not fit.heterogeneous
+    assert abs(fit.p - 3.0) <= 2 * fit.standard_errors["p"]
+    assert abs(fit.nu - 0.05) <= 2 * fit.standard_errors["nu"]
+    assert gamma_gamma.expected_spend(fit, np.array([1.0, 5.0]), np.array([10.0, 99.0])).tolist() == [fit.p / fit.nu] * 2
+    # the heterogeneous likelihood at large q and gamma = q * nu approaches the homogeneous one
+    limit = gamma_gamma.log_likelihood(np.array([fit.p, 1e7, 1e7 / fit.nu]), frequency.astype(np.float64), means)
+    homogeneous = np.sum(gamma_gamma.homogeneous_log_likelihood_terms(np.array([fit.p, fit.nu]), frequency.astype(np.float64), means))
+    assert limit == pytest.approx(homogeneous, abs=1e-2)

@@ -11,7 +11,8 @@ checks the summaries do not move).
 
 For the BG/NBD model a purchase is a day with a qualifying order: repeat_purchases (x) is the
 number of such days after the first, recency_time (t_x) the days from the first to the last, and
-age (T) the days from the first to the date; repeat_mean_spend is the mean spend of the repeat
+age (T) the days from the first to the date; purchase_days_<n>d the purchase days in the window of
+n days ending on the date (the naive forecast of the next n days); repeat_mean_spend is the mean spend of the repeat
 days (the first day excluded, as in Fader, Hardie and Lee's Gamma-Gamma fit).
 """
 
@@ -57,7 +58,8 @@ days as (
         count(*) - 1 as repeat_purchases,
         date_diff('day', min(ordered_date), max(ordered_date)) as recency_time,
         date_diff('day', min(ordered_date), cast($as_of as date)) as age,
-        avg(day_spend) filter (where day_number > 1) as repeat_mean_spend
+        avg(day_spend) filter (where day_number > 1) as repeat_mean_spend,
+        count(*) filter (where ordered_date > cast($as_of as date) - {int(window_days)}) as purchase_days_{int(window_days)}d
     from purchase_days
     group by customer_key
 ),
@@ -81,7 +83,8 @@ select orders_summary.customer_key,
     days.repeat_purchases,
     days.recency_time,
     days.age,
-    cast(days.repeat_mean_spend as double) as repeat_mean_spend
+    cast(days.repeat_mean_spend as double) as repeat_mean_spend,
+    days.purchase_days_{int(window_days)}d
 from orders_summary
 inner join days on orders_summary.customer_key = days.customer_key
 """

@@ -11,6 +11,15 @@ customer
 and the expected spend per order of a customer with mean m over x orders is
 (gamma + m x) p / (p x + q - 1) (needs q > 1). Fitted on customers with at least one repeat order,
 on the mean of their repeat orders, as in the paper.
+
+When customers' spend does not vary more than chance allows, the likelihood keeps rising as q and
+gamma grow together (gamma / q -> nu): the heterogeneity is not identified, and the fit has no
+interior maximum. That limit is the homogeneous model, every order Gamma(p, nu) for everyone (the
+mean of x orders Gamma(p x, nu x)). Both are fitted; the heterogeneous model is kept only when it
+converges and its likelihood-ratio statistic against the homogeneous one, 2 (LL_het - LL_hom),
+reaches HETEROGENEITY_MIN_LR (3.84, the 5 % point of chi-square with one degree of freedom);
+otherwise the homogeneous model is used and every customer's expected spend per order is
+then p / nu, the limit of the conditional expectation. `heterogeneous` says which model was used.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from segments.predictive.errors import FitError
 from segments.predictive.mle import FloatArray, fit_positive
 
 PARAMETERS = ("p", "q", "gamma")
+HETEROGENEITY_MIN_LR = 3.84
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,15 @@ class GammaGammaFit:
     standard_errors: dict[str, float]
     log_likelihood: float
     customers: int
+    # False: the homogeneous limit (q and gamma infinite, gamma / q = nu); q and gamma are then 0
+    heterogeneous: bool = True
+    nu: float = 0.0
+
+    def parameters(self) -> dict[str, float]:
+        """The fitted parameters by name: p, q, gamma, or p and nu for the homogeneous limit."""
+        if self.heterogeneous:
+            return {"p": self.p, "q": self.q, "gamma": self.gamma}
+        return {"p": self.p, "nu": self.nu}
 
 
 def log_likelihood_terms(theta: FloatArray, frequency: FloatArray, mean_spend: FloatArray) -> FloatArray:
@@ -80,7 +99,13 @@ def fit(frequency: FloatArray, mean_spend: FloatArray) -> GammaGammaFit:
     # method of moments start: p from the mean/variance of spend, gamma scaled to the mean
     mean = float(np.mean(m))
     start = np.array([1.0, 2.0, mean])
-    result = fit_positive("gamma_gamma", PARAMETERS, negative, start)
+    try:
+        result = fit_positive("gamma_gamma", PARAMETERS, negative, start)
+    except FitError as heterogeneous_error:
+        return _fit_homogeneous(x, m, heterogeneous_error)
+    homogeneous = _fit_homogeneous(x, m, None)
+    if 2 * (result.log_likelihood - homogeneous.log_likelihood) < HETEROGENEITY_MIN_LR:
+        return homogeneous
     e = result.estimates
     return GammaGammaFit(
         p=e["p"],
@@ -92,8 +117,41 @@ def fit(frequency: FloatArray, mean_spend: FloatArray) -> GammaGammaFit:
     )
 
 
+def homogeneous_log_likelihood_terms(theta: FloatArray, frequency: FloatArray, mean_spend: FloatArray) -> FloatArray:
+    """Log density of each mean m of x orders when every order is Gamma(p, nu): m ~ Gamma(p x, nu x)."""
+    p, nu = (float(v) for v in theta)
+    shape = p * frequency
+    rate = nu * frequency
+    result: FloatArray = shape * np.log(rate) - special.gammaln(shape) + (shape - 1) * np.log(mean_spend) - rate * mean_spend
+    return result
+
+
+def _fit_homogeneous(x: FloatArray, m: FloatArray, cause: FitError | None) -> GammaGammaFit:
+    def negative(theta: FloatArray) -> float:
+        return -float(np.sum(homogeneous_log_likelihood_terms(theta, x, m)))
+
+    mean = float(np.mean(m))
+    try:
+        result = fit_positive("gamma_gamma (homogeneous spend)", ("p", "nu"), negative, np.array([1.0, 1.0 / mean]))
+    except FitError as error:
+        raise FitError(f"{cause}; and {error}" if cause else str(error)) from error
+    return GammaGammaFit(
+        p=result.estimates["p"],
+        q=0.0,
+        gamma=0.0,
+        standard_errors=result.standard_errors,
+        log_likelihood=result.log_likelihood,
+        customers=int(x.size),
+        heterogeneous=False,
+        nu=result.estimates["nu"],
+    )
+
+
 def expected_spend(fit: GammaGammaFit, frequency: FloatArray, mean_spend: FloatArray) -> FloatArray:
     """E[spend per order | m, x]; customers with x = 0 get the population mean p gamma / (q - 1)."""
+    if not fit.heterogeneous:
+        result_homogeneous: FloatArray = np.full(np.shape(frequency), fit.p / fit.nu)
+        return result_homogeneous
     if fit.q <= 1:
         raise FitError(f"gamma_gamma: q = {fit.q:.4g} <= 1, the expected spend is undefined")
     x = np.asarray(frequency, dtype=np.float64)
