@@ -2,7 +2,7 @@
     Segment-size drift of each as-of date against the previous as-of date and against a
     trailing baseline.
 
-    Families: the partition families (var drift_partition_families: rfm, lifecycle) put
+    Families: the partition families (var drift_partition_families: rfm, lifecycle, clv_band, churn_risk, cluster) put
     every customer in exactly one segment, so their shares form one distribution; the
     overlapping families (var drift_overlapping_families: behavioural) do not, so each of
     their segments is its own two-bin distribution (in the segment, not in it).
