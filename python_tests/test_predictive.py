@@ -64,6 +64,7 @@ def test_bgnbd_fit_recovers_simulated_parameters_within_standard_errors() -> Non
     ages = np.random.default_rng(1).uniform(30, 78, size=6000)
     x, t_x, T = bgnbd.simulate(**CDNOW, ages=ages, seed=7)
     fit = bgnbd.fit(x, t_x, T)
+    assert fit.has_dropout
     for name, true in CDNOW.items():
         estimate = getattr(fit, name)
         assert abs(estimate - true) <= 2 * fit.standard_errors[name], (name, estimate, true, fit.standard_errors)
@@ -322,3 +323,21 @@ def test_gamma_gamma_falls_back_to_homogeneous_spend_when_heterogeneity_is_not_i
     limit = gamma_gamma.log_likelihood(np.array([fit.p, 1e7, 1e7 / fit.nu]), frequency.astype(np.float64), means)
     homogeneous = np.sum(gamma_gamma.homogeneous_log_likelihood_terms(np.array([fit.p, fit.nu]), frequency.astype(np.float64), means))
     assert limit == pytest.approx(homogeneous, abs=1e-2)
+
+
+def test_bgnbd_falls_back_to_nbd_when_dropout_is_not_identified() -> None:
+    # customers (almost) never drop out: p ~ Beta(0.01, 1000), mean 1e-5
+    ages = np.random.default_rng(4).uniform(30, 78, size=3000)
+    x, t_x, T = bgnbd.simulate(r=0.8, alpha=6.0, a=0.01, b=1000.0, ages=ages, seed=5)
+    fit = bgnbd.fit(x, t_x, T)
+    assert not fit.has_dropout
+    assert abs(fit.r - 0.8) <= 2 * fit.standard_errors["r"]
+    assert abs(fit.alpha - 6.0) <= 2 * fit.standard_errors["alpha"]
+    assert bgnbd.probability_alive(fit, x, t_x, T).tolist() == [1.0] * x.size
+    # the NBD limit's expectation, computed by hand for one customer
+    expected = bgnbd.expected_purchases(fit, 10.0, np.array([3.0]), np.array([20.0]), np.array([40.0]))
+    assert expected[0] == pytest.approx((fit.r + 3) / (fit.alpha + 40) * 10)
+    # and the BG/NBD likelihood with p -> 0 tends to the NBD one
+    bg = bgnbd.log_likelihood(np.array([fit.r, fit.alpha, 1e-9, 1.0]), x, t_x, T)
+    nbd = float(np.sum(bgnbd.nbd_log_likelihood_terms(np.array([fit.r, fit.alpha]), x, T)))
+    assert bg == pytest.approx(nbd, abs=1e-3)

@@ -10,6 +10,15 @@ equation (6) of the paper:
       + [x > 0] B(a + 1, b + x - 1) / B(a, b) * Gamma(r + x) alpha^r / (Gamma(r) (alpha + t_x)^(r + x))
 
 computed in logs. Customers with the same (x, t_x, T) are fitted once, weighted by their count.
+
+When customers hardly ever seem to drop out within the data (a year of a retailer's history, say),
+the likelihood keeps rising towards p = 0 (a -> 0 with b large): the dropout is not identified, and
+the fit has no interior maximum. Its limit is the NBD model (purchases Poisson with gamma rates, no
+dropout): likelihood Gamma(r + x) alpha^r / (Gamma(r) (alpha + T)^(r + x)), everyone alive, and
+expected purchases (r + x) / (alpha + T) * t. Both are fitted; BG/NBD is kept only when it
+converges and its likelihood-ratio statistic against NBD, 2 (LL_bgnbd - LL_nbd), reaches
+DROPOUT_MIN_LR (3.84, the 5 % point of chi-square with one degree of freedom); `has_dropout` says
+which model was used.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from segments.predictive.errors import FitError
 from segments.predictive.mle import FloatArray, MleResult, fit_positive
 
 PARAMETERS = ("r", "alpha", "a", "b")
+DROPOUT_MIN_LR = 3.84
 
 
 @dataclass(frozen=True)
@@ -36,9 +46,14 @@ class BgNbdFit:
     standard_errors: dict[str, float]
     log_likelihood: float
     customers: int
+    # False: the NBD limit (no dropout, a and b are then 0)
+    has_dropout: bool = True
 
-    def parameters(self) -> FloatArray:
-        return np.array([self.r, self.alpha, self.a, self.b])
+    def parameters(self) -> dict[str, float]:
+        """The fitted parameters by name: r, alpha, a, b, or r and alpha for the NBD limit."""
+        if self.has_dropout:
+            return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
+        return {"r": self.r, "alpha": self.alpha}
 
 
 def log_likelihood_terms(theta: FloatArray, frequency: FloatArray, recency: FloatArray, age: FloatArray) -> FloatArray:
@@ -57,6 +72,15 @@ def log_likelihood_terms(theta: FloatArray, frequency: FloatArray, recency: Floa
         -np.inf,
     )
     result: FloatArray = a1 + a2 + np.logaddexp(a3, a4)
+    return result
+
+
+def nbd_log_likelihood_terms(theta: FloatArray, frequency: FloatArray, age: FloatArray) -> FloatArray:
+    """Log-likelihood of each customer under the NBD limit (no dropout), theta = (r, alpha)."""
+    r, alpha = (float(v) for v in theta)
+    result: FloatArray = (
+        special.gammaln(r + frequency) - special.gammaln(r) + r * np.log(alpha) - (r + frequency) * np.log(alpha + age)
+    )
     return result
 
 
@@ -92,8 +116,28 @@ def fit(frequency: FloatArray, recency: FloatArray, age: FloatArray) -> BgNbdFit
     def negative(theta: FloatArray) -> float:
         return -float(np.sum(weights * log_likelihood_terms(theta, ux, ut, uT)))
 
-    start = np.array([1.0, max(float(np.mean(age)), 1.0), 1.0, 1.0])
-    result: MleResult = fit_positive("bgnbd", PARAMETERS, negative, start)
+    def negative_nbd(theta: FloatArray) -> float:
+        return -float(np.sum(weights * nbd_log_likelihood_terms(theta, ux, uT)))
+
+    scale = max(float(np.mean(age)), 1.0)
+    nbd = fit_positive("bgnbd (NBD limit, no dropout)", ("r", "alpha"), negative_nbd, np.array([1.0, scale]))
+    nbd_fit = BgNbdFit(
+        r=nbd.estimates["r"],
+        alpha=nbd.estimates["alpha"],
+        a=0.0,
+        b=0.0,
+        standard_errors=nbd.standard_errors,
+        log_likelihood=nbd.log_likelihood,
+        customers=int(frequency.size),
+        has_dropout=False,
+    )
+    start = np.array([nbd.estimates["r"], nbd.estimates["alpha"], 1.0, 1.0])
+    try:
+        result: MleResult = fit_positive("bgnbd", PARAMETERS, negative, start)
+    except FitError:
+        return nbd_fit
+    if 2 * (result.log_likelihood - nbd.log_likelihood) < DROPOUT_MIN_LR:
+        return nbd_fit
     e = result.estimates
     return BgNbdFit(
         r=e["r"],
@@ -109,6 +153,8 @@ def fit(frequency: FloatArray, recency: FloatArray, age: FloatArray) -> BgNbdFit
 def probability_alive(fit: BgNbdFit, frequency: FloatArray, recency: FloatArray, age: FloatArray) -> FloatArray:
     """P(alive at the date | x, t_x, T), equation (11) of the paper; 1 for customers without repeats."""
     x = np.asarray(frequency, dtype=np.float64)
+    if not fit.has_dropout:
+        return np.ones_like(x)
     has_repeat = x > 0
     safe_x = np.where(has_repeat, x, 1.0)
     log_ratio = (
@@ -124,6 +170,9 @@ def expected_purchases(
     fit: BgNbdFit, horizon: float, frequency: FloatArray, recency: FloatArray, age: FloatArray
 ) -> FloatArray:
     """E[purchases in (T, T + horizon] | x, t_x, T], equation (10) of the paper (any a but 1)."""
+    if not fit.has_dropout:
+        limit: FloatArray = (fit.r + np.asarray(frequency, dtype=np.float64)) / (fit.alpha + np.asarray(age)) * horizon
+        return limit
     if abs(fit.a - 1) < 1e-9:
         raise FitError("bgnbd: a = 1, equation (10) divides by a - 1")
     x = np.asarray(frequency, dtype=np.float64)

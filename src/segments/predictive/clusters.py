@@ -25,6 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import davies_bouldin_score, silhouette_score
+from threadpoolctl import threadpool_limits
 
 from segments.predictive.errors import FitError
 from segments.predictive.sampling import sample_mask
@@ -136,7 +137,9 @@ def fit(
     for k in range(k_min, k_max + 1):
         if distinct < k:
             break
-        model = KMeans(n_clusters=k, n_init=initialisations, random_state=seed).fit(fit_rows)
+        # one OpenMP thread: on a small sample, threads spinning on shared cores cost more than they give
+        with threadpool_limits(limits=1, user_api="openmp"):
+            model = KMeans(n_clusters=k, n_init=initialisations, random_state=seed).fit(fit_rows)
         centroids = np.asarray(model.cluster_centers_, dtype=np.float64)
         everyone = _nearest(standardised, centroids)
         shares = np.bincount(everyone, minlength=k) / everyone.size

@@ -72,7 +72,7 @@ def fit_positive(
         np.log(start),
         method="L-BFGS-B",
         bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(names),
-        options={"maxiter": max_iterations},
+        options={"maxiter": max_iterations, "ftol": 1e-13, "gtol": 1e-9},
     )
     log_theta = np.asarray(solution.x, dtype=np.float64)
     value = float(solution.fun)

@@ -146,11 +146,9 @@ def fit_all(
     # lifetime value at the date, and the same fit at the cut-off checked on the next horizon
     now = _summaries(connection, sources, as_of, settings)
     purchases, spend = _fit_value_models(now, settings)
+    rows += _rows(as_of, "bgnbd", "parameter", purchases.parameters(), purchases.standard_errors)
     rows += _rows(
-        as_of, "bgnbd", "parameter", {n: getattr(purchases, n) for n in bgnbd.PARAMETERS}, purchases.standard_errors
-    )
-    rows += _rows(
-        as_of, "bgnbd", "metric", {"log_likelihood": purchases.log_likelihood, "customers": purchases.customers}
+        as_of, "bgnbd", "metric", {"log_likelihood": purchases.log_likelihood, "customers": purchases.customers, "has_dropout": float(purchases.has_dropout)}
     )
     rows += _rows(as_of, "gamma_gamma", "parameter", spend.parameters(), spend.standard_errors)
     rows += _rows(
@@ -273,7 +271,9 @@ def score_all(
 ) -> pd.DataFrame:
     """Every buyer at the date: expected purchases, probability alive, CLV, churn probability, cluster."""
     value = _statistics(fits, "bgnbd", "parameter")
-    purchases = bgnbd.BgNbdFit(value["r"], value["alpha"], value["a"], value["b"], {}, 0.0, 0)
+    purchases = bgnbd.BgNbdFit(
+        value["r"], value["alpha"], value.get("a", 0.0), value.get("b", 0.0), {}, 0.0, 0, "a" in value
+    )
     money = _statistics(fits, "gamma_gamma", "parameter")
     spend = gamma_gamma.GammaGammaFit(
         money["p"], money.get("q", 0.0), money.get("gamma", 0.0), {}, 0.0, 0, "nu" not in money, money.get("nu", 0.0)
