@@ -128,12 +128,12 @@ def test_probability_alive_is_one_without_repeats_and_falls_with_a_long_silence(
 def test_fits_fail_clearly_instead_of_returning_nans() -> None:
     with pytest.raises(FitError, match="no customer made a repeat purchase"):
         bgnbd.fit(np.zeros(10), np.zeros(10), np.full(10, 5.0))
-    with pytest.raises(FitError, match="recency <= age"):
+    with pytest.raises(FitError, match=r"recency <= age"):
         bgnbd.fit(np.array([1.0]), np.array([9.0]), np.array([5.0]))
     with pytest.raises(FitError, match="same mean spend"):
         gamma_gamma.fit(np.array([1.0, 2.0, 3.0]), np.array([10.0, 10.0, 10.0]))
     # a likelihood without a maximum (increasing for ever) diverges to the bound
-    with pytest.raises(FitError, match="diverged|did not converge"):
+    with pytest.raises(FitError, match=r"diverged|did not converge"):
         fit_positive("unbounded", ("theta",), lambda theta: -float(np.log(theta[0])), np.array([1.0]))
 
 
@@ -318,10 +318,14 @@ def test_gamma_gamma_falls_back_to_homogeneous_spend_when_heterogeneity_is_not_i
     assert not fit.heterogeneous
     assert abs(fit.p - 3.0) <= 2 * fit.standard_errors["p"]
     assert abs(fit.nu - 0.05) <= 2 * fit.standard_errors["nu"]
-    assert gamma_gamma.expected_spend(fit, np.array([1.0, 5.0]), np.array([10.0, 99.0])).tolist() == [fit.p / fit.nu] * 2
+    assert (
+        gamma_gamma.expected_spend(fit, np.array([1.0, 5.0]), np.array([10.0, 99.0])).tolist() == [fit.p / fit.nu] * 2
+    )
     # the heterogeneous likelihood at large q and gamma = q * nu approaches the homogeneous one
     limit = gamma_gamma.log_likelihood(np.array([fit.p, 1e7, 1e7 / fit.nu]), frequency.astype(np.float64), means)
-    homogeneous = np.sum(gamma_gamma.homogeneous_log_likelihood_terms(np.array([fit.p, fit.nu]), frequency.astype(np.float64), means))
+    homogeneous = np.sum(
+        gamma_gamma.homogeneous_log_likelihood_terms(np.array([fit.p, fit.nu]), frequency.astype(np.float64), means)
+    )
     assert limit == pytest.approx(homogeneous, abs=1e-2)
 
 

@@ -63,16 +63,34 @@ def as_of(connection: duckdb.DuckDBPyConnection) -> object:
     return connection.execute("select as_of_date from intermediate.int_as_of_date").fetchone()[0]  # type: ignore[index]
 
 
-def test_point_in_time_summaries_equal_the_feature_marts_at_the_as_of_date(warehouse: duckdb.DuckDBPyConnection) -> None:
+def test_point_in_time_summaries_equal_the_feature_marts_at_the_as_of_date(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
     s = settings()
     mine = features.customer_summaries(
-        warehouse, SOURCES.orders, SOURCES.activity, as_of(warehouse), s.engagement_weights, s.engagement_half_life_days, s.horizon_days  # type: ignore[arg-type]
+        warehouse,
+        SOURCES.orders,
+        SOURCES.activity,
+        as_of(warehouse),
+        s.engagement_weights,
+        s.engagement_half_life_days,
+        s.horizon_days,  # type: ignore[arg-type]
     ).set_index("customer_key")
     marts = pipeline.mart_features(warehouse, SOURCES, s).set_index("customer_key")
     assert len(mine) > 1000
     assert mine.index.equals(marts.index)
-    for column in ["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days", f"frequency_{s.horizon_days}d", "engagement_score"]:
-        np.testing.assert_allclose(mine[column].to_numpy(float), marts[column].to_numpy(float), rtol=1e-9, atol=1e-6, err_msg=column)
+    for column in [
+        "recency_days",
+        "frequency",
+        "monetary",
+        "avg_order_value",
+        "tenure_days",
+        f"frequency_{s.horizon_days}d",
+        "engagement_score",
+    ]:
+        np.testing.assert_allclose(
+            mine[column].to_numpy(float), marts[column].to_numpy(float), rtol=1e-9, atol=1e-6, err_msg=column
+        )
 
 
 def metrics(connection: duckdb.DuckDBPyConnection) -> pd.Series:
@@ -87,15 +105,21 @@ def test_held_out_metrics_beat_their_baselines_on_the_sample(warehouse: duckdb.D
     assert found["bgnbd.holdout_mae"] < found["bgnbd.naive_mae"]
     assert found["churn.auc"] > found["churn.baseline_auc"]
     assert 2 <= found["clusters.k"] <= 8
-    parameters = warehouse.execute("select value, standard_error from marts.model_metrics where statistic_kind = 'parameter' and model_name in ('bgnbd', 'gamma_gamma')").df()
+    parameters = warehouse.execute(
+        "select value, standard_error from marts.model_metrics where statistic_kind = 'parameter' and model_name in ('bgnbd', 'gamma_gamma')"
+    ).df()
     assert (parameters.value > 0).all() and (parameters.standard_error > 0).all()
 
 
 def test_every_customer_has_one_segment_per_predictive_family(warehouse: duckdb.DuckDBPyConnection) -> None:
-    counts = warehouse.execute(
-        """select segment_family, count(*) as rows, count(distinct customer_key) as customers
+    counts = (
+        warehouse.execute(
+            """select segment_family, count(*) as rows, count(distinct customer_key) as customers
         from marts.segment_memberships where segment_family in ('clv_band', 'churn_risk', 'cluster') group by all"""
-    ).df().set_index("segment_family")
+        )
+        .df()
+        .set_index("segment_family")
+    )
     customers = warehouse.execute("select count(*) from marts.customer_segments").fetchone()[0]  # type: ignore[index]
     assert sorted(counts.index) == sorted(FAMILIES)
     assert (counts.rows == customers).all() and (counts.customers == customers).all()
@@ -105,9 +129,14 @@ def test_every_customer_has_one_segment_per_predictive_family(warehouse: duckdb.
     prospects = warehouse.execute("select count(*) from marts.customer_rfm where frequency = 0").fetchone()[0]  # type: ignore[index]
     assert unscored == prospects
     # the CLV bands hold their shares of the scored customers (ties aside)
-    bands = warehouse.execute(
-        "select clv_band, count(*) from marts.customer_predictions where clv_band != 'not_scored' group by all"
-    ).df().set_index("clv_band").iloc[:, 0]
+    bands = (
+        warehouse.execute(
+            "select clv_band, count(*) from marts.customer_predictions where clv_band != 'not_scored' group by all"
+        )
+        .df()
+        .set_index("clv_band")
+        .iloc[:, 0]
+    )
     v = project_vars()
     assert bands["high"] / bands.sum() == pytest.approx(v["clv_high_share"], abs=0.01)
     # every predictive family is in the drift gate and the transitions' families

@@ -4,7 +4,9 @@
     customer_predictions history is listed, its rule in words from its latest profile.
 -#}
 {%- set clv_vars = ['clv_high_share', 'clv_medium_share', 'predictive_horizon_days'] %}
-{%- set churn_vars = ['churn_high_threshold', 'churn_medium_threshold', 'predictive_horizon_days'] %}
+{%- set churn_vars = [
+    'churn_high_threshold', 'churn_medium_threshold', 'predictive_horizon_days',
+] %}
 {%- set cluster_vars = ['cluster_k_min', 'cluster_k_max', 'min_segment_share'] %}
 {%- set fixed_segments = [
     ('clv_band', 'high', 'Predicted CLV over the horizon in the top clv_high_share of buyers (BG/NBD expected purchases times Gamma-Gamma expected order value).', clv_vars),

@@ -25,7 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import davies_bouldin_score, silhouette_score
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from segments.predictive.errors import FitError
 from segments.predictive.sampling import sample_mask

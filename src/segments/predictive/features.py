@@ -38,6 +38,7 @@ _WEIGHTED_COLUMNS = {
 
 def order_summaries_sql(orders: str, window_days: int) -> str:
     """Per customer with a qualifying order by the end of $as_of: RFM and BG/NBD inputs."""
+    window = int(window_days)
     return f"""
 with qualifying as (
     select customer_key, ordered_at, cast(ordered_at as date) as ordered_date, order_total
@@ -59,7 +60,7 @@ days as (
         date_diff('day', min(ordered_date), max(ordered_date)) as recency_time,
         date_diff('day', min(ordered_date), cast($as_of as date)) as age,
         avg(day_spend) filter (where day_number > 1) as repeat_mean_spend,
-        count(*) filter (where ordered_date > cast($as_of as date) - {int(window_days)}) as purchase_days_{int(window_days)}d
+        count(*) filter (where ordered_date > cast($as_of as date) - {window}) as purchase_days_{window}d
     from purchase_days
     group by customer_key
 ),
@@ -69,7 +70,7 @@ orders_summary as (
         sum(order_total) as monetary,
         date_diff('day', cast(max(ordered_at) as date), cast($as_of as date)) as recency_days,
         date_diff('day', cast(min(ordered_at) as date), cast($as_of as date)) as tenure_days,
-        count(*) filter (where ordered_date > cast($as_of as date) - {int(window_days)}) as frequency_{int(window_days)}d
+        count(*) filter (where ordered_date > cast($as_of as date) - {window}) as frequency_{window}d
     from qualifying
     group by customer_key
 )
@@ -79,12 +80,12 @@ select orders_summary.customer_key,
     cast(orders_summary.monetary as double) / orders_summary.frequency as avg_order_value,
     orders_summary.recency_days,
     orders_summary.tenure_days,
-    orders_summary.frequency_{int(window_days)}d,
+    orders_summary.frequency_{window}d,
     days.repeat_purchases,
     days.recency_time,
     days.age,
     cast(days.repeat_mean_spend as double) as repeat_mean_spend,
-    days.purchase_days_{int(window_days)}d
+    days.purchase_days_{window}d
 from orders_summary
 inner join days on orders_summary.customer_key = days.customer_key
 """

@@ -122,7 +122,9 @@ def homogeneous_log_likelihood_terms(theta: FloatArray, frequency: FloatArray, m
     p, nu = (float(v) for v in theta)
     shape = p * frequency
     rate = nu * frequency
-    result: FloatArray = shape * np.log(rate) - special.gammaln(shape) + (shape - 1) * np.log(mean_spend) - rate * mean_spend
+    result: FloatArray = (
+        shape * np.log(rate) - special.gammaln(shape) + (shape - 1) * np.log(mean_spend) - rate * mean_spend
+    )
     return result
 
 

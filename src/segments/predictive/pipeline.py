@@ -148,11 +148,25 @@ def fit_all(
     purchases, spend = _fit_value_models(now, settings)
     rows += _rows(as_of, "bgnbd", "parameter", purchases.parameters(), purchases.standard_errors)
     rows += _rows(
-        as_of, "bgnbd", "metric", {"log_likelihood": purchases.log_likelihood, "customers": purchases.customers, "has_dropout": float(purchases.has_dropout)}
+        as_of,
+        "bgnbd",
+        "metric",
+        {
+            "log_likelihood": purchases.log_likelihood,
+            "customers": purchases.customers,
+            "has_dropout": float(purchases.has_dropout),
+        },
     )
     rows += _rows(as_of, "gamma_gamma", "parameter", spend.parameters(), spend.standard_errors)
     rows += _rows(
-        as_of, "gamma_gamma", "metric", {"log_likelihood": spend.log_likelihood, "customers": spend.customers, "heterogeneous": float(spend.heterogeneous)}
+        as_of,
+        "gamma_gamma",
+        "metric",
+        {
+            "log_likelihood": spend.log_likelihood,
+            "customers": spend.customers,
+            "heterogeneous": float(spend.heterogeneous),
+        },
     )
 
     before = _summaries(connection, sources, cut_off, settings)
