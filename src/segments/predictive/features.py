@@ -77,7 +77,11 @@ orders_summary as (
 select orders_summary.customer_key,
     orders_summary.frequency,
     cast(orders_summary.monetary as double) as monetary,
-    cast(orders_summary.monetary as double) / orders_summary.frequency as avg_order_value,
+    -- to the cent, half away from zero, exactly as customer_rfm (macro money_ratio)
+    cast(
+        (2 * cast(orders_summary.monetary * 100 as hugeint) + orders_summary.frequency)
+        // (2 * cast(orders_summary.frequency as hugeint)) as double
+    ) / 100 as avg_order_value,
     orders_summary.recency_days,
     orders_summary.tenure_days,
     orders_summary.frequency_{window}d,
