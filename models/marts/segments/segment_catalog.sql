@@ -16,6 +16,11 @@ segment_map as (
     select * from {{ ref('rfm_segment_map') }}
 ),
 
+-- the predictive families (clv_band, churn_risk, cluster) are catalogued apart
+predictive_segment_catalog as (
+    select * from {{ ref('int_predictive__segment_catalog') }}
+),
+
 rfm_segment_descriptions as (
     select
         descriptions.segment_name,
@@ -84,6 +89,8 @@ segment_catalog as (
     select * from rfm_segments
     union all
     select * from other_segments
+    union all
+    select * from predictive_segment_catalog
 )
 
 select * from segment_catalog
