@@ -134,7 +134,8 @@ customer_segments as (
             false
         ) as is_win_back,
 
-        customer_rfm.monetary
+        customer_rfm.monetary,
+        customer_rfm.frequency
     from customer_rfm
     cross join as_of_dates
     inner join customer_engagement
