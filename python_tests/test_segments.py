@@ -73,7 +73,7 @@ def test_named_segment_follows_the_seed_map(scored: pd.DataFrame) -> None:
 
     def named(row: pd.Series) -> str:
         if row.frequency == 0:
-            return "Prospects"
+            return "prospects"
         fm_score = (row.f_score + row.m_score) / 2
         matches = segment_map[
             (segment_map.r_score == row.r_score)

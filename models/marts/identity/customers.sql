@@ -5,7 +5,6 @@
     attributes: an age band instead of the birth date, the country instead of the city,
     and dates instead of timestamps.
 -#}
-{%- set age_bands = var('customer_age_band_lower_bounds') %}
 with
 
 customer_identifiers as (
@@ -48,20 +47,7 @@ customers as (
     select
         identifier_counts.customer_key,
         customer_profiles.customer_key is not null as has_crm_account,
-        case
-            when customer_ages.age_years is null or customer_ages.age_years < 0 then null
-            {%- for lower_bound in age_bands %}
-                {%- if loop.first %}
-            when customer_ages.age_years < {{ lower_bound }} then 'under {{ lower_bound }}'
-                {%- endif %}
-                {%- if not loop.last %}
-            when customer_ages.age_years < {{ age_bands[loop.index] }}
-                then '{{ lower_bound }}-{{ age_bands[loop.index] - 1 }}'
-                {%- else %}
-            else '{{ lower_bound }}+'
-                {%- endif %}
-            {%- endfor %}
-        end as age_band,
+        {{ age_band('customer_ages.age_years') }} as age_band,
         customer_profiles.gender,
         customer_profiles.country,
         customer_profiles.loyalty_tier,

@@ -61,7 +61,7 @@ customer_segments as (
         rfm_scores.f_score,
         rfm_scores.m_score,
         rfm_scores.fm_score,
-        coalesce(rfm_scores.rfm_segment, 'Prospects') as rfm_segment,
+        coalesce(rfm_scores.rfm_segment, 'prospects') as rfm_segment,
         customer_recency.lifecycle_stage,
 
         -- High spenders: average order value above the threshold over the window, compared
