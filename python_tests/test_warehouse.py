@@ -281,7 +281,12 @@ def test_total_monetary_equals_qualifying_orders(sample_warehouse: Path) -> None
 LATE_SIGN_UP_ID = "C09999999"
 
 
-def test_later_data_does_not_change_features_of_an_earlier_date(tmp_path: Path) -> None:
+def test_later_data_does_not_change_features_of_an_earlier_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the two warehouses are compared by customer_key: they share keys through the salt
+    # (each warehouse has its own secret otherwise)
+    monkeypatch.setenv("SEGMENTS_CUSTOMER_KEY_SALT", "shared-salt")
     as_of = "2026-03-31"
     first = build_warehouse(SAMPLE_RAW, tmp_path / "first", {"as_of_date": as_of})
     later_raw = tmp_path / "later_raw"
