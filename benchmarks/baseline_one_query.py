@@ -44,7 +44,7 @@ where nullif(lower(trim(email)), '') is not null
 PROJECT_IDENTITY = """
 create or replace temporary view identity_map as
 select identifier_type, identifier_value, customer_key
-from marts.customer_identifiers
+from restricted.customer_identifiers
 where identifier_type in ('customer_id', 'email')
 """
 

@@ -6,6 +6,7 @@ and never touch the developer's ``warehouse.duckdb``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -88,3 +89,22 @@ def build_warehouse(
         raise AssertionError(f"segments load failed:\n{loaded.stdout}\n{loaded.stderr}")
     run_dbt(["build"], database, work_dir, dbt_vars)
     return database
+
+
+def key_salt(database: Path) -> str:
+    """What the warehouse's keys are salted with: SEGMENTS_CUSTOMER_KEY_SALT when set (not
+    empty), else the warehouse's own secret (restricted.customer_key_secret)."""
+    salt = os.environ.get("SEGMENTS_CUSTOMER_KEY_SALT", "")
+    if salt:
+        return salt
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        row = connection.execute("select secret from restricted.customer_key_secret").fetchone()
+    assert row is not None, f"{database} has no customer key secret"
+    return str(row[0])
+
+
+def customer_key(database: Path, identifier_type: str, value: str) -> str:
+    """The key of a normalised identifier, computed in Python: md5(salt + "type:value")."""
+    return hashlib.md5(f"{key_salt(database)}{identifier_type}:{value}".encode()).hexdigest()

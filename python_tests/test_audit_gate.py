@@ -18,7 +18,12 @@ import pytest
 
 from dbt_runner import BIN, PROJECT_ROOT, SAMPLE_RAW, dbt_environment, run_dbt, run_segments
 
-PERSONAL_DATA_MARTS = {"customers", "customer_identifiers", "identity_exclusions"}
+PERSONAL_DATA_MARTS = {
+    "restricted_customer_profiles",
+    "restricted_customer_contacts",
+    "customer_identifiers",
+    "identity_exclusions",
+}
 
 
 def good_copy(sample_warehouse: Path, tmp_path: Path) -> Path:

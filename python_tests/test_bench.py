@@ -6,7 +6,7 @@ wrote (raw.orders, raw.erasure_requests) and redo, themselves, the staging rules
 RFM (rejected rows, last accepted delivery per order_id), the attribution of an order (its
 customer_id, else its email), recency, frequency, monetary, the tie-safe quintile scores and
 the named segment. Identity resolution is not redone: the baselines are given the project's
-identities (marts.customer_identifiers, customer_id and email rows), so that the scored
+identities (restricted.customer_identifiers, customer_id and email rows), so that the scored
 population is the same and the scores (relative to that population) can be compared exactly,
 for every scored customer of the sample. Erasure closure is therefore covered only through
 those identities (an erased identifier has no customer_key), not by the baselines' own direct
@@ -83,7 +83,7 @@ def test_baselines_give_the_projects_scores_and_segments(sample_warehouse: Path)
         as_of = project_as_of_date(connection)
         project = project_scores(connection)
         identities = connection.execute(
-            "select identifier_type, identifier_value, customer_key from marts.customer_identifiers "
+            "select identifier_type, identifier_value, customer_key from restricted.customer_identifiers "
             "where identifier_type in ('customer_id', 'email')"
         ).df()
         one_query = one_query_rfm(connection, as_of, identity="project")

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dbt_runner import build_warehouse, run_dbt, run_segments
+from dbt_runner import build_warehouse, customer_key, run_dbt, run_segments
 from segments.contract import TABLES_BY_NAME
 from segments.identity_eval import evaluate
 
@@ -168,7 +168,7 @@ def hard_cases(folder: Path) -> dict[str, list[dict[str, object]]]:
 def keys_by_identifier(database: Path) -> dict[tuple[str, str], str]:
     with duckdb.connect(str(database), read_only=True) as connection:
         rows = connection.execute(
-            "select identifier_type, identifier_value, customer_key from marts.customer_identifiers"
+            "select identifier_type, identifier_value, customer_key from restricted.customer_identifiers"
         ).fetchall()
     return {(kind, value): key for kind, value, key in rows}
 
@@ -213,7 +213,7 @@ def test_shared_tablet_does_not_merge(identity_warehouse: tuple[Path, Path]) -> 
             connection.execute("select event_id, customer_key from intermediate.int_app_events_attributed").fetchall()
         )
         audit = connection.execute(
-            "select exclusion_rule from marts.identity_exclusions where identifier_value = 'device-tablet'"
+            "select exclusion_rule from restricted.identity_exclusions where identifier_value = 'device-tablet'"
         ).fetchall()
     assert attributed["a-tablet-1"] == keys[("customer_id", "c-tablet-1")]
     assert attributed["a-tablet-2"] == keys[("customer_id", "c-tablet-2")]
@@ -228,7 +228,7 @@ def test_placeholder_email_does_not_merge_strangers(identity_warehouse: tuple[Pa
     assert ("email", "test@example.com") not in keys
     with duckdb.connect(str(database), read_only=True) as connection:
         audit = connection.execute(
-            "select exclusion_rule from marts.identity_exclusions where identifier_value = 'test@example.com'"
+            "select exclusion_rule from restricted.identity_exclusions where identifier_value = 'test@example.com'"
         ).fetchall()
         placeholder_guest = connection.execute(
             "select customer_key from intermediate.int_orders_attributed where order_id = 'o-placeholder-guest'"
@@ -276,7 +276,10 @@ def test_iteration_limit_fails_loudly(identity_warehouse: tuple[Path, Path]) -> 
     assert "did not converge within identity_max_iterations = 3" in result.stdout
 
 
-def test_keys_are_stable_when_data_arrives_and_customers_merge(tmp_path: Path) -> None:
+def test_keys_are_stable_when_data_arrives_and_customers_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # two warehouses (a second as-of date of this tiny data set would trip the drift gate)
+    # share keys only through the environment's salt: each warehouse has its own secret
+    monkeypatch.setenv("SEGMENTS_CUSTOMER_KEY_SALT", "shared-salt")
     first_day = hard_cases(tmp_path / "raw_first")
     first = keys_by_identifier(build_warehouse(tmp_path / "raw_first", tmp_path / "first"))
     later = tmp_path / "raw_later"
@@ -309,8 +312,9 @@ def test_keys_are_stable_when_data_arrives_and_customers_merge(tmp_path: Path) -
     assert changed == {merged_away}
     assert second[("anonymous_id", "cookie-new")] == first[("customer_id", "c-variant-1")]
     assert ("email", "brand.new@mail.test") in second
-    # unsalted by default: md5 of "type:value" of the earliest-seen identifier (ties: type first)
-    assert first[("customer_id", "c-tablet-1")] == hashlib.md5(b"customer_id:c-tablet-1").hexdigest()
+    # md5 of the salt + "type:value" of the earliest-seen identifier (ties: type first)
+    database = tmp_path / "first" / "warehouse.duckdb"
+    assert first[("customer_id", "c-tablet-1")] == customer_key(database, "customer_id", "c-tablet-1")
 
 
 def test_customer_keys_are_salted_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -517,7 +521,7 @@ def test_placeholder_user_ids_match_the_blocklist_in_any_case(guard_warehouse: t
     assert not [value for kind, value in keys if kind == "anonymous_id"]
     audit = query(
         database,
-        "select identifier_value, exclusion_rule from marts.identity_exclusions "
+        "select identifier_value, exclusion_rule from restricted.identity_exclusions "
         "where identifier_type = 'customer_id' order by identifier_value",
     )
     assert audit == [("NULL", "blocklist"), ("Unknown", "blocklist")]
@@ -531,7 +535,7 @@ def test_placeholder_phones_in_any_format_merge_nobody(guard_warehouse: tuple[Pa
     assert keys[("customer_id", "c-phone-5")] == keys[("customer_id", "c-phone-6")]
     audit = query(
         database,
-        "select identifier_value, exclusion_rule from marts.identity_exclusions "
+        "select identifier_value, exclusion_rule from restricted.identity_exclusions "
         "where identifier_type = 'phone' order by identifier_value",
     )
     assert audit == [("10000000000", "blocklist"), ("447777777777", "blocklist")]
@@ -541,7 +545,7 @@ def test_a_replacing_email_is_first_seen_when_it_appears(guard_warehouse: tuple[
     seen = dict(
         query(
             guard_warehouse[0],
-            "select identifier_value, cast(first_seen_at as date) from marts.customer_identifiers "
+            "select identifier_value, cast(first_seen_at as date) from restricted.customer_identifiers "
             "where identifier_value like 'moved.%'",
         )
     )
@@ -554,7 +558,7 @@ def test_a_replacing_email_is_first_seen_when_it_appears(guard_warehouse: tuple[
 @pytest.mark.parametrize(
     "table, column",
     [
-        ("customers", "primary_customer_id"),
+        ("restricted_customer_profiles", "primary_customer_id"),
         ("customer_identifiers", "identifier_value"),
         ("identity_exclusions", "identifier_value"),
     ],
@@ -576,13 +580,13 @@ def test_erasure_test_catches_a_leak_into_any_identity_mart(
             row[0]
             for row in connection.execute(
                 f"select column_name from information_schema.columns "
-                f"where table_schema = 'marts' and table_name = '{table}' order by ordinal_position"
+                f"where table_schema = 'restricted' and table_name = '{table}' order by ordinal_position"
             ).fetchall()
         ]
         replaced = ", ".join(
             "'c-a1'" if name == column else "'customer_id'" if name == "identifier_type" else name for name in columns
         )
-        connection.execute(f"insert into marts.{table} select {replaced} from marts.{table} limit 1")
+        connection.execute(f"insert into restricted.{table} select {replaced} from restricted.{table} limit 1")
     result = run_dbt(["test", "--select", "assert_no_erased_identifier_downstream"], leaked, tmp_path, check=False)
     assert result.returncode != 0, result.stdout[-2000:]
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import fnmatch
-import hashlib
-import os
 import unicodedata
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +19,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dbt_runner import SAMPLE_RAW, run_dbt, run_segments
+from dbt_runner import SAMPLE_RAW, customer_key, run_dbt, run_segments
 from segments.contract import TABLES_BY_NAME
 
 pytestmark = pytest.mark.slow
@@ -44,11 +42,6 @@ KEYPAD = {
     for letter in letters
     for digit in [digits]
 }
-
-
-def salted_key(identifier_type: str, value: str) -> str:
-    salt = os.environ.get("SEGMENTS_CUSTOMER_KEY_SALT", "")
-    return hashlib.md5(f"{salt}{identifier_type}:{value}".encode()).hexdigest()
 
 
 def normalise(value: object) -> str | None:
@@ -206,7 +199,7 @@ def privacy_warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, obj
         keys_before = {
             table: connection.execute(
                 f"select count(distinct as_of_date) from marts.{table} where customer_key = ?",
-                [salted_key("phone", "14155550142")],
+                [customer_key(database, "phone", "14155550142")],
             ).fetchone()[0]
             for table in ("customer_segments", "segment_memberships")
         }
@@ -247,15 +240,15 @@ def test_row_level_problems_are_quarantined(privacy_warehouse: dict[str, object]
 def test_phone_keyed_customer_leaves_no_history(privacy_warehouse: dict[str, object]) -> None:
     """Erased after a two-date backfill, the customer keyed by its phone keeps no row anywhere."""
     database = privacy_warehouse["database"]
-    phone_key = salted_key("phone", "14155550142")
+    phone_key = customer_key(database, "phone", "14155550142")
     # the history did hold the key on both backfilled dates: the test can fail
     assert privacy_warehouse["keys_before"] == {"customer_segments": 2, "segment_memberships": 2}
     erased_keys = {
         phone_key,
-        salted_key("customer_id", "c-phonekey"),
-        salted_key("customer_id", "c-zerowidth"),
-        salted_key("email", "zw.erased@mail.test"),
-        salted_key("phone", "442079460958"),
+        customer_key(database, "customer_id", "c-phonekey"),
+        customer_key(database, "customer_id", "c-zerowidth"),
+        customer_key(database, "email", "zw.erased@mail.test"),
+        customer_key(database, "phone", "442079460958"),
     }
     tables = query(
         database,

@@ -7,6 +7,7 @@ The table between the segment-rules markers is generated: after changing the mac
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jinja2
@@ -28,10 +29,16 @@ def behavioural_segments() -> list[dict[str, Any]]:
 
 
 def render_rules_table() -> str:
-    rows = ["| segment | flag in `customer_segments` | rule | vars |", "| --- | --- | --- | --- |"]
+    rows = [
+        "| segment | label | what it means | flag in `customer_segments` | rule | vars |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for segment in behavioural_segments():
         variables = ", ".join(f"`{name}`" for name in segment["vars"])
-        rows.append(f"| `{segment['name']}` | `{segment['flag']}` | {segment['rule']} | {variables} |")
+        rows.append(
+            f"| `{segment['name']}` | {segment['label']} | {segment['description']} | `{segment['flag']}` "
+            f"| {segment['rule']} | {variables} |"
+        )
     return "\n".join(rows)
 
 
@@ -42,6 +49,14 @@ def test_segments_doc_shows_the_rules_as_the_macro_defines_them() -> None:
     assert text[start:end].strip() == render_rules_table(), (
         "docs/segments.md is out of date: run .venv/bin/python python_tests/test_segment_docs.py"
     )
+
+
+def test_every_segment_has_a_snake_case_name_a_label_and_its_own_description() -> None:
+    segments = behavioural_segments()
+    assert all(re.fullmatch(r"[a-z][a-z_]*", segment["name"]) for segment in segments)
+    assert all(segment["label"] and segment["description"] for segment in segments)
+    # a description of its own, not a generic sentence shared by the family
+    assert len({segment["description"] for segment in segments}) == len(segments)
 
 
 def test_every_rule_names_the_vars_it_reads() -> None:

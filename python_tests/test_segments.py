@@ -73,7 +73,7 @@ def test_named_segment_follows_the_seed_map(scored: pd.DataFrame) -> None:
 
     def named(row: pd.Series) -> str:
         if row.frequency == 0:
-            return "Prospects"
+            return "prospects"
         fm_score = (row.f_score + row.m_score) / 2
         matches = segment_map[
             (segment_map.r_score == row.r_score)
@@ -163,12 +163,12 @@ def test_a_later_erasure_purges_the_customer_from_every_as_of_date(tmp_path: Pat
     database = build_warehouse(raw, tmp_path, {"as_of_date": "2026-05-31"})
     with duckdb.connect(str(database), read_only=True) as connection:
         customer_key, customer_id = connection.execute("""
-            select customers.customer_key, customers.primary_customer_id
-            from marts.customers
+            select profiles.customer_key, profiles.primary_customer_id
+            from restricted.restricted_customer_profiles as profiles
             inner join marts.customer_segments
-                on customers.customer_key = customer_segments.customer_key
-            where customers.primary_customer_id is not null and customer_segments.r_score is not null
-            order by customers.customer_key
+                on profiles.customer_key = customer_segments.customer_key
+            where customer_segments.r_score is not null
+            order by profiles.customer_key
             limit 1
         """).fetchone()
         population_before = connection.execute(

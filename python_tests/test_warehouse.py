@@ -281,7 +281,12 @@ def test_total_monetary_equals_qualifying_orders(sample_warehouse: Path) -> None
 LATE_SIGN_UP_ID = "C09999999"
 
 
-def test_later_data_does_not_change_features_of_an_earlier_date(tmp_path: Path) -> None:
+def test_later_data_does_not_change_features_of_an_earlier_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the two warehouses are compared by customer_key: they share keys through the salt
+    # (each warehouse has its own secret otherwise)
+    monkeypatch.setenv("SEGMENTS_CUSTOMER_KEY_SALT", "shared-salt")
     as_of = "2026-03-31"
     first = build_warehouse(SAMPLE_RAW, tmp_path / "first", {"as_of_date": as_of})
     later_raw = tmp_path / "later_raw"
@@ -347,12 +352,13 @@ def test_later_data_does_not_change_features_of_an_earlier_date(tmp_path: Path) 
         second,
         f"""
         select
-            customers.first_seen_at,
+            cast(customers.first_seen_date as timestamp) as first_seen_at,
             count(*) filter (where web_events.occurred_at < date '{as_of}') as events_before_as_of
         from marts.customers
+        inner join restricted.restricted_customer_profiles as profiles using (customer_key)
         inner join intermediate.int_web_events_attributed as web_events using (customer_key)
-        where customers.primary_customer_id = '{LATE_SIGN_UP_ID}'
-        group by customers.first_seen_at
+        where profiles.primary_customer_id = '{LATE_SIGN_UP_ID}'
+        group by customers.first_seen_date
     """,
     )
     assert len(late_sign_up) == 1

@@ -81,7 +81,9 @@
         {%- set node_rows = [] -%}
         {%- for result in results -%}
             {%- do executed.append(result.node.unique_id) -%}
-            {%- if result.status not in passing_statuses -%}
+            {#- exposures and saved queries have nothing to run: dbt reports them no-op -#}
+            {%- if result.status not in passing_statuses and not (result.status == 'no-op'
+                and result.node.resource_type in ('exposure', 'saved_query')) -%}
                 {%- do failures.append(result.node.unique_id ~ ': ' ~ result.status) -%}
             {%- endif -%}
             {%- do node_rows.append(

@@ -24,3 +24,13 @@
         {{ exceptions.raise_compiler_error("window " ~ days ~ " days is not in var " ~ list_var ~ " " ~ var(list_var)) }}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- A table expression of one row per day from start_date to end_date, both included (column 1). -#}
+{% macro day_series(start_date, end_date) -%}
+    {{ return(adapter.dispatch('day_series', 'segments_warehouse')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro duckdb__day_series(start_date, end_date) -%}
+    generate_series(cast({{ start_date }} as timestamp), cast({{ end_date }} as timestamp), interval 1 day)
+{%- endmacro %}

@@ -1,56 +1,158 @@
 {#-
-    The behavioural segments: name, the customer_segments flag column, the rule in words
-    and the vars it reads. segment_memberships and segment_catalog both iterate this list;
-    the rules themselves are written once, in customer_segments.sql.
+    The behavioural segments: name, display label, what the segment means for a marketer,
+    the customer_segments flag column, the rule in words and the vars it reads.
+    segment_memberships and segment_catalog both iterate this list; the rules themselves
+    are written once, in customer_segments.sql.
 -#}
 {% macro behavioural_segments() -%}
     {{ return([
-        {'name': 'high_spenders', 'flag': 'is_high_spender',
+        {'name': 'high_spenders', 'label': 'High spenders',
+         'description': 'Customers whose recent orders are large: a high average basket over the last months. Suited to premium ranges, bundles and upsell.',
+         'flag': 'is_high_spender',
          'rule': 'Average qualifying order value above high_spender_min_avg_order_value over the last high_spender_window_days days (compared unrounded: spend above the threshold times the orders).',
          'vars': ['high_spender_min_avg_order_value', 'high_spender_window_days']},
-        {'name': 'recent_buyers', 'flag': 'is_recent_buyer',
+        {'name': 'recent_buyers', 'label': 'Recent buyers',
+         'description': 'Bought in the last weeks. Suited to cross-sell, reviews and referral asks; no discount needed to bring them back.',
+         'flag': 'is_recent_buyer',
          'rule': 'At least one qualifying order in the last recent_buyer_window_days days.',
          'vars': ['recent_buyer_window_days']},
-        {'name': 'high_value_engaged', 'flag': 'is_high_value_engaged',
+        {'name': 'high_value_engaged', 'label': 'High-value engaged',
+         'description': 'Order often, browse products and open most emails: the most engaged valuable customers. Suited to loyalty perks, early access and ambassador programmes.',
+         'flag': 'is_high_value_engaged',
          'rule': 'More than high_value_engaged_min_orders qualifying orders in high_value_engaged_order_window_days days, more than high_value_engaged_min_product_views product views in high_value_engaged_product_view_window_days days, and an email open rate (opens over delivered emails in the last rate_window_days days) above high_value_engaged_min_open_rate.',
          'vars': ['high_value_engaged_min_orders', 'high_value_engaged_order_window_days', 'high_value_engaged_min_product_views', 'high_value_engaged_product_view_window_days', 'high_value_engaged_min_open_rate', 'rate_window_days']},
-        {'name': 'premium_shoppers', 'flag': 'is_premium_shopper',
+        {'name': 'premium_shoppers', 'label': 'Premium shoppers',
+         'description': 'Spent a lot this month and are still browsing products: ready for premium and new collections.',
+         'flag': 'is_premium_shopper',
          'rule': 'More than premium_min_spend spent in premium_spend_window_days days and at least premium_min_product_views product views in premium_product_view_window_days days.',
          'vars': ['premium_min_spend', 'premium_spend_window_days', 'premium_min_product_views', 'premium_product_view_window_days']},
-        {'name': 'highly_engaged', 'flag': 'is_highly_engaged',
+        {'name': 'highly_engaged', 'label': 'Highly engaged',
+         'description': 'Spend the longest time on the website (top share of visitors by average session). Suited to content, launches and product education.',
+         'flag': 'is_highly_engaged',
          'rule': 'Average web session duration (sessions started in the last session_duration_window_days days) in the top highly_engaged_top_share of customers with sessions: fewer than that share of them have a strictly longer average. Customers tied at the boundary all qualify, so the segment can exceed that share.',
          'vars': ['highly_engaged_top_share', 'session_duration_window_days']},
-        {'name': 'cart_abandoners', 'flag': 'is_cart_abandoner',
+        {'name': 'cart_abandoners', 'label': 'Cart abandoners',
+         'description': 'Put items in the cart recently and have not bought since: send a cart reminder, perhaps with free shipping.',
+         'flag': 'is_cart_abandoner',
          'rule': 'A cart abandoned (no purchase within cart_abandonment_hours of the last add-to-cart) in the last cart_abandoner_window_days days, and no purchase or qualifying order since.',
          'vars': ['cart_abandoner_window_days', 'cart_abandonment_hours']},
-        {'name': 'at_risk_disengaging', 'flag': 'is_disengaging',
+        {'name': 'at_risk_disengaging', 'label': 'At risk, disengaging',
+         'description': 'Have not ordered for a while and hardly interact any more (few visits, opens or clicks): likely to leave. Try a reactivation offer or ask why.',
+         'flag': 'is_disengaging',
          'rule': 'Last qualifying order more than disengaging_min_days_without_order days ago and an engagement score below disengaging_max_engagement_score.',
          'vars': ['disengaging_min_days_without_order', 'disengaging_max_engagement_score', 'engagement_half_life_days']},
-        {'name': 'win_back', 'flag': 'is_win_back',
+        {'name': 'win_back', 'label': 'Win-back',
+         'description': 'Valuable customers who stopped buying (RFM at_risk or cant_lose_them) but still look at products: a personal win-back offer may bring them back.',
+         'flag': 'is_win_back',
          'rule': 'In an RFM segment listed in win_back_rfm_segments and at least one product view in the last win_back_product_view_window_days days.',
          'vars': ['win_back_rfm_segments', 'win_back_product_view_window_days']},
     ]) }}
 {%- endmacro %}
 
 {#-
-    One description per named RFM segment of seed rfm_segment_map (R = recency, F =
-    frequency, M = monetary scores, 1 to 5, higher is better). segment_catalog fails its
-    not_null test on description when the map names a segment missing here.
+    The named RFM segments of seed rfm_segment_map (R = recency, F = frequency, M = monetary
+    scores, 1 to 5, higher is better): name (snake_case, the value in customer_segments and
+    segment_memberships), display label and what the segment means for a marketer.
+    segment_catalog fails its not_null test on description when the map names a segment
+    missing here; prospects (no qualifying order, not in the map) is the last entry.
 -#}
-{% macro rfm_segment_descriptions() -%}
+{% macro rfm_segments() -%}
     {{ return({
-        'Champions': 'Bought recently, buy often and spend the most (R 4 or 5, high F and M).',
-        'Loyal Customers': 'Buy regularly and spend well, and bought fairly recently (R 4 with (F + M) / 2 from 3 to 4, or R 3 from 3.5).',
-        'Potential Loyalists': 'Recent customers (R 4 or 5) with average frequency and spend who could become loyal.',
-        'New Customers': 'Bought very recently (R 5) but rarely and little so far.',
-        'Promising': 'Recent buyers (R 4) with low frequency and spend so far.',
-        'Need Attention': 'Middle recency (R 3) with average frequency and spend: slipping without a nudge.',
-        'About to Sleep': 'Middle recency (R 3) with low frequency and spend: lost soon without reactivation.',
-        'At Risk': 'Bought often and spent well, but not recently (R 1 or 2).',
-        "Can't Lose Them": 'Among the most frequent and highest-spending customers, but no purchase for a long time (R 1 or 2).',
-        'Hibernating': 'Last purchase long ago (R 1 or 2) with low frequency and spend.',
-        'Lost': 'Lowest recency, frequency and spend (R 1).',
+        'champions': {'label': 'Champions', 'description': 'Bought recently, buy often and spend the most (R 4 or 5, high F and M): reward them, ask for reviews, offer early access; no discount needed.'},
+        'loyal_customers': {'label': 'Loyal Customers', 'description': 'Buy regularly and spend well, and bought fairly recently (R 4 with (F + M) / 2 from 3 to 4, or R 3 from 3.5): upsell, loyalty programme.'},
+        'potential_loyalists': {'label': 'Potential Loyalists', 'description': 'Recent customers (R 4 or 5) with average frequency and spend who could become loyal: membership or a second-purchase offer.'},
+        'new_customers': {'label': 'New Customers', 'description': 'Bought very recently (R 5) but rarely and little so far: onboarding and a welcome series.'},
+        'promising': {'label': 'Promising', 'description': 'Recent buyers (R 4) with low frequency and spend so far: build the habit with recommendations.'},
+        'need_attention': {'label': 'Need Attention', 'description': 'Middle recency (R 3) with average frequency and spend, slipping without a nudge: a limited-time offer.'},
+        'about_to_sleep': {'label': 'About to Sleep', 'description': 'Middle recency (R 3) with low frequency and spend, lost soon without reactivation: share popular products, a small incentive.'},
+        'at_risk': {'label': 'At Risk', 'description': 'Bought often and spent well, but not recently (R 1 or 2): personal reactivation before they are gone.'},
+        'cant_lose_them': {'label': "Can't Lose Them", 'description': 'Among the most frequent and highest-spending customers, but no purchase for a long time (R 1 or 2): win them back personally, whatever it takes.'},
+        'hibernating': {'label': 'Hibernating', 'description': 'Last purchase long ago (R 1 or 2) with low frequency and spend: low-cost reminders only.'},
+        'lost': {'label': 'Lost', 'description': 'Lowest recency, frequency and spend (R 1): leave out of paid campaigns, or try one last win-back.'},
+        'prospects': {'label': 'Prospects', 'description': 'Known (an account, an email or a phone) but no qualifying order yet: convert with a first-purchase offer.'},
     }) }}
+{%- endmacro %}
+
+{#-
+    The lifecycle stages (customer_recency.lifecycle_stage): name, display label, what the
+    stage means for a marketer, and the rule in words (vars lifecycle_*_days).
+-#}
+{% macro lifecycle_stages() -%}
+    {{ return([
+        {'name': 'prospect', 'label': 'Prospect', 'description': 'Known but never bought: convert with a first-purchase offer.', 'rule': 'No qualifying order by the as-of date.'},
+        {'name': 'new', 'label': 'New', 'description': 'Made a first purchase recently: welcome series and a reason to come back.', 'rule': 'First qualifying order less than lifecycle_new_days days ago.'},
+        {'name': 'active', 'label': 'Active', 'description': 'Buying regularly: keep them engaged, cross-sell.', 'rule': 'Not new; last qualifying order less than lifecycle_active_days days ago.'},
+        {'name': 'dormant', 'label': 'Dormant', 'description': 'No order for a few months: a reminder or a small incentive.', 'rule': 'Last qualifying order less than lifecycle_dormant_days days ago.'},
+        {'name': 'lapsed', 'label': 'Lapsed', 'description': 'No order for many months: a reactivation campaign.', 'rule': 'Last qualifying order less than lifecycle_lapsed_days days ago.'},
+        {'name': 'churned', 'label': 'Churned', 'description': 'No order for over a year: low-cost win-back, or leave out of paid campaigns.', 'rule': 'Last qualifying order lifecycle_lapsed_days or more days ago.'},
+    ]) }}
+{%- endmacro %}
+
+{#-
+    Every segment of every family, one select (a union): segment_family, segment_name,
+    segment_label, description, rule_in_words and vars_used ("name = value" with the values
+    this build compiles with). segment_map is the import CTE holding seed rfm_segment_map.
+    segment_catalog (current) and segment_catalog_history (per as-of date) both select it.
+-#}
+{% macro segment_catalog_rows(segment_map) -%}
+    {%- set rfm = rfm_segments() -%}
+    {%- set lifecycle_vars = [
+        'lifecycle_new_days', 'lifecycle_active_days', 'lifecycle_dormant_days',
+        'lifecycle_lapsed_days',
+    ] -%}
+    select
+        'rfm' as segment_family,
+        rfm_rules.segment_name,
+        rfm_labels.segment_label,
+        rfm_labels.description,
+        rfm_rules.rule_in_words,
+        {{ sql_string(describe_vars(['rfm_score_cutoffs'])) }} as vars_used
+    from (
+        select
+            rfm_segment as segment_name,
+            string_agg(
+                'R = ' || r_score || ' and (F + M) / 2 from ' || fm_score_min || ' to ' || fm_score_max,
+                '; ' order by r_score desc, fm_score_min asc
+            ) as rule_in_words
+        from {{ segment_map }}
+        group by rfm_segment
+    ) as rfm_rules
+    left join (
+        values
+        {%- for name, segment in rfm.items() if name != 'prospects' %}
+            ({{ sql_string(name) }}, {{ sql_string(segment.label) }}, {{ sql_string(segment.description) }})
+            {{- ',' if not loop.last }}
+        {%- endfor %}
+    ) as rfm_labels (segment_name, segment_label, description)
+        on rfm_rules.segment_name = rfm_labels.segment_name
+    union all
+    select
+        'rfm' as segment_family,
+        'prospects' as segment_name,
+        {{ sql_string(rfm.prospects.label) }} as segment_label,
+        {{ sql_string(rfm.prospects.description) }} as description,
+        'Frequency is 0 as of the date: no qualifying order.' as rule_in_words,
+        '' as vars_used
+    {%- for segment in behavioural_segments() %}
+    union all
+    select
+        'behavioural' as segment_family,
+        {{ sql_string(segment.name) }} as segment_name,
+        {{ sql_string(segment.label) }} as segment_label,
+        {{ sql_string(segment.description) }} as description,
+        {{ sql_string(segment.rule) }} as rule_in_words,
+        {{ sql_string(describe_vars(segment.vars)) }} as vars_used
+    {%- endfor %}
+    {%- for stage in lifecycle_stages() %}
+    union all
+    select
+        'lifecycle' as segment_family,
+        {{ sql_string(stage.name) }} as segment_name,
+        {{ sql_string(stage.label) }} as segment_label,
+        {{ sql_string(stage.description) }} as description,
+        {{ sql_string(stage.rule) }} as rule_in_words,
+        {{ sql_string(describe_vars(lifecycle_vars)) }} as vars_used
+    {%- endfor %}
 {%- endmacro %}
 
 {#- A Jinja string as a SQL string literal (single quotes doubled). -#}

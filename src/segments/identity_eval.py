@@ -143,7 +143,7 @@ def evaluate(database: Path, truth: Path) -> IdentityScores:
                 truth.person_id
             from truth
             inner join linked using (identifier_type, identifier_value)
-            left join marts.customer_identifiers as predicted using (identifier_type, identifier_value)
+            left join restricted.customer_identifiers as predicted using (identifier_type, identifier_value)
             """
         )
     except duckdb.CatalogException as error:

@@ -50,6 +50,9 @@ from segments.sources import (
 from segments.warehouse import add_database_argument, resolve_database
 
 RAW_SCHEMA = "raw"
+# The warehouse's customer key secret (macro identifier_key): restricted, never published.
+SECRET_SCHEMA = "restricted"
+SECRET_TABLE = "customer_key_secret"
 TRUE_WORDS = ("true", "t", "1", "yes", "y")
 FALSE_WORDS = ("false", "f", "0", "no", "n")
 
@@ -449,7 +452,28 @@ def write_raw_tables(
         f"as manifest(table_name, source_file, row_count, loaded_at)",
         {"loaded_at": loaded_at},
     )
+    create_customer_key_secret(connection)
     return row_counts
+
+
+def create_customer_key_secret(connection: duckdb.DuckDBPyConnection) -> None:
+    """Give a warehouse without one its customer key secret: 256 random bits from the operating
+    system (secrets), which every customer_key and erasure key is salted with (macro
+    identifier_key). An existing secret is kept, so keys stay the same across loads, builds
+    and full refreshes; no dbt model owns the table, so no dbt command replaces it."""
+    import secrets
+
+    connection.execute(f"create schema if not exists warehouse.{SECRET_SCHEMA}")
+    connection.execute(
+        f"create table if not exists warehouse.{SECRET_SCHEMA}.{SECRET_TABLE} "
+        "(secret varchar not null, created_at timestamp not null)"
+    )
+    connection.execute(
+        f"insert into warehouse.{SECRET_SCHEMA}.{SECRET_TABLE} "
+        "select ?, current_timestamp::timestamp "
+        f"where not exists (select 1 from warehouse.{SECRET_SCHEMA}.{SECRET_TABLE})",
+        [secrets.token_hex(32)],
+    )
 
 
 def remove_created_warehouse(database: Path) -> None:

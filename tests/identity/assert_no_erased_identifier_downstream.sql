@@ -1,6 +1,7 @@
 -- No identifier named by an erasure request (or reached by its closure) appears in any
 -- identity model: sightings, customer_identifiers, identity_exclusions, or a customer's
--- primary_customer_id. One row per leak, naming the model it leaked into.
+-- CRM profile (restricted_customer_profiles: primary_customer_id, email). One row per leak,
+-- naming the model it leaked into.
 with
 
 erased_identifiers as (
@@ -19,8 +20,8 @@ identity_exclusions as (
     select * from {{ ref('identity_exclusions') }}
 ),
 
-customers as (
-    select * from {{ ref('customers') }}
+customer_profiles as (
+    select * from {{ ref('restricted_customer_profiles') }}
 ),
 
 identity_identifiers as (
@@ -43,11 +44,18 @@ identity_identifiers as (
     from identity_exclusions
     union all
     select
-        'customers' as model_name,
+        'restricted_customer_profiles' as model_name,
         'customer_id' as identifier_type,
         primary_customer_id as identifier_value
-    from customers
+    from customer_profiles
     where primary_customer_id is not null
+    union all
+    select
+        'restricted_customer_profiles' as model_name,
+        'email' as identifier_type,
+        email as identifier_value
+    from customer_profiles
+    where email is not null
 ),
 
 leaked_identifiers as (

@@ -1,5 +1,5 @@
 -- Each customer of each as-of date is in exactly one RFM segment in segment_memberships,
--- the one customer_segments gives; it is Prospects exactly when the customer has no
+-- the one customer_segments gives; it is prospects exactly when the customer has no
 -- qualifying order (customer_rfm.frequency = 0, checked on the dates customer_rfm holds),
 -- and only scored customers have scores.
 with
@@ -45,12 +45,12 @@ failures as (
     where
         coalesce(rfm_memberships.segments, 0) != 1
         or rfm_memberships.segment_name != customer_segments.rfm_segment
-        or (customer_segments.rfm_segment = 'Prospects') != (customer_segments.r_score is null)
-        or (customer_segments.rfm_segment = 'Prospects') != (customer_segments.f_score is null)
-        or (customer_segments.rfm_segment = 'Prospects') != (customer_segments.m_score is null)
+        or (customer_segments.rfm_segment = 'prospects') != (customer_segments.r_score is null)
+        or (customer_segments.rfm_segment = 'prospects') != (customer_segments.f_score is null)
+        or (customer_segments.rfm_segment = 'prospects') != (customer_segments.m_score is null)
         or (
             customer_rfm.customer_key is not null
-            and (customer_segments.rfm_segment = 'Prospects') != (customer_rfm.frequency = 0)
+            and (customer_segments.rfm_segment = 'prospects') != (customer_rfm.frequency = 0)
         )
 )
 

@@ -4,8 +4,8 @@
 -- 3. the map names exactly the eleven segments of the issue, each at least once.
 -- Each branch fails with the offending combination, row or name.
 {%- set expected_segments = [
-    'Champions', 'Loyal Customers', 'Potential Loyalists', 'New Customers', 'Promising',
-    'Need Attention', 'About to Sleep', 'At Risk', "Can''t Lose Them", 'Hibernating', 'Lost',
+    'champions', 'loyal_customers', 'potential_loyalists', 'new_customers', 'promising',
+    'need_attention', 'about_to_sleep', 'at_risk', 'cant_lose_them', 'hibernating', 'lost',
 ] %}
 with
 

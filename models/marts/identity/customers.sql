@@ -1,11 +1,18 @@
+{#-
+    The customer dimension BI reads: nothing personal. Names, birth date, city, the CRM id,
+    emails and phones stay in schema restricted (restricted_customer_profiles,
+    restricted_customer_contacts, customer_identifiers); this model keeps only coarse
+    attributes: an age band instead of the birth date, the country instead of the city,
+    and dates instead of timestamps.
+-#}
 with
 
 customer_identifiers as (
     select * from {{ ref('customer_identifiers') }}
 ),
 
-crm_customers as (
-    select * from {{ ref('stg_crm__customers') }}
+customer_profiles as (
+    select * from {{ ref('restricted_customer_profiles') }}
 ),
 
 identifier_counts as (
@@ -22,53 +29,41 @@ identifier_counts as (
     group by customer_key
 ),
 
-latest_crm_profiles as (
+reference_dates as (
+    select cast(max(last_seen_at) as date) as reference_date
+    from identifier_counts
+),
+
+customer_ages as (
     select
-        customer_identifiers.customer_key,
-        crm_customers.customer_id as primary_customer_id,
-        crm_customers.first_name,
-        crm_customers.last_name,
-        crm_customers.birth_date,
-        crm_customers.gender,
-        crm_customers.city,
-        crm_customers.country,
-        crm_customers.loyalty_tier,
-        crm_customers.is_marketing_opted_in,
-        crm_customers.updated_at as profile_updated_at
-    from customer_identifiers
-    inner join crm_customers
-        on customer_identifiers.identifier_type = 'customer_id'
-            and customer_identifiers.identifier_value = crm_customers.customer_id
-    qualify row_number() over (
-            partition by customer_identifiers.customer_key
-            order by crm_customers.updated_at desc, crm_customers.customer_id asc
-        ) = 1
+        customer_profiles.customer_key,
+        {{ full_years_between('customer_profiles.birth_date', 'reference_dates.reference_date') }}
+            as age_years
+    from customer_profiles
+    cross join reference_dates
 ),
 
 customers as (
     select
         identifier_counts.customer_key,
-        latest_crm_profiles.primary_customer_id,
-        latest_crm_profiles.primary_customer_id is not null as has_crm_account,
-        latest_crm_profiles.first_name,
-        latest_crm_profiles.last_name,
-        latest_crm_profiles.birth_date,
-        latest_crm_profiles.gender,
-        latest_crm_profiles.city,
-        latest_crm_profiles.country,
-        latest_crm_profiles.loyalty_tier,
-        coalesce(latest_crm_profiles.is_marketing_opted_in, false) as is_marketing_opted_in,
-        latest_crm_profiles.profile_updated_at,
+        customer_profiles.customer_key is not null as has_crm_account,
+        {{ age_band('customer_ages.age_years') }} as age_band,
+        customer_profiles.gender,
+        customer_profiles.country,
+        customer_profiles.loyalty_tier,
+        coalesce(customer_profiles.is_marketing_opted_in, false) as is_marketing_opted_in,
         identifier_counts.customer_id_count,
         identifier_counts.email_count,
         identifier_counts.phone_count,
         identifier_counts.anonymous_id_count,
         identifier_counts.device_id_count,
-        identifier_counts.first_seen_at,
-        identifier_counts.last_seen_at
+        cast(identifier_counts.first_seen_at as date) as first_seen_date,
+        cast(identifier_counts.last_seen_at as date) as last_seen_date
     from identifier_counts
-    left join latest_crm_profiles
-        on identifier_counts.customer_key = latest_crm_profiles.customer_key
+    left join customer_profiles
+        on identifier_counts.customer_key = customer_profiles.customer_key
+    left join customer_ages
+        on identifier_counts.customer_key = customer_ages.customer_key
 )
 
 select * from customers

@@ -61,7 +61,7 @@ customer_segments as (
         rfm_scores.f_score,
         rfm_scores.m_score,
         rfm_scores.fm_score,
-        coalesce(rfm_scores.rfm_segment, 'Prospects') as rfm_segment,
+        coalesce(rfm_scores.rfm_segment, 'prospects') as rfm_segment,
         customer_recency.lifecycle_stage,
 
         -- High spenders: average order value above the threshold over the window, compared
@@ -134,7 +134,8 @@ customer_segments as (
             false
         ) as is_win_back,
 
-        customer_rfm.monetary
+        customer_rfm.monetary,
+        customer_rfm.frequency
     from customer_rfm
     cross join as_of_dates
     inner join customer_engagement

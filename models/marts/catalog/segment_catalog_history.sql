@@ -1,0 +1,38 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='as_of_date',
+        on_schema_change='fail',
+    )
+}}
+{#-
+    The catalog as it was when each as-of date was built: the vars in force for that build
+    (a rebuild of a date, e.g. segments backfill with other --vars, replaces its rows).
+    Like every history table, it waits for the history guard (another data set stops it).
+#}
+-- depends_on: {{ ref('int_history_dataset_guard') }}
+with
+
+segment_map as (
+    select * from {{ ref('rfm_segment_map') }}
+),
+
+as_of_dates as (
+    select * from {{ ref('int_as_of_date') }}
+),
+
+catalog_entries as (
+    {{ segment_catalog_rows('segment_map') }}
+),
+
+catalog_history as (
+    select
+        as_of_dates.as_of_date,
+        catalog_entries.*,
+        cast(current_timestamp as timestamp) as recorded_at
+    from catalog_entries
+    cross join as_of_dates
+)
+
+select * from catalog_history
