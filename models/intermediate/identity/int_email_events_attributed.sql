@@ -1,4 +1,3 @@
-{{ config(materialized='view') }}
 {#-
     Email events with the unified customer of their recipient email (null if excluded),
     and that email (int_email_messages counts messages per address). Restricted use: holds
