@@ -90,13 +90,13 @@ purchases as (
     select * from completed_orders
 ),
 
-{#- The first purchase strictly after each session's last add-to-cart, by one pass over a
-    customer's add-to-carts and purchases in reverse time order: the running minimum of
-    the purchase times seen so far. At equal times an add-to-cart comes first in that
-    order, so a purchase at the same instant is not after it. (A join on
-    last_add_to_cart_at < purchased_at would compare every session with every purchase of
-    its customer.) -#}
 cart_and_purchase_times as (
+    {#- The first purchase strictly after each session's last add-to-cart, by one pass over a
+        customer's add-to-carts and purchases in reverse time order: the running minimum of
+        the purchase times seen so far. At equal times an add-to-cart comes first in that
+        order, so a purchase at the same instant is not after it. (A join on
+        last_add_to_cart_at < purchased_at would compare every session with every purchase of
+        its customer.) -#}
     select
         customer_key,
         session_id,
