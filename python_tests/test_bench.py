@@ -172,9 +172,13 @@ def test_rfm_path_is_the_lineage_from_raw_orders_to_the_scores() -> None:
     def model(name: str, *parents: str) -> dict[str, object]:
         return {"resource_type": "model", "name": name, "depends_on": {"nodes": list(parents)}}
 
-    orders, events = "source.customer_segments.shop.orders", "source.customer_segments.web.events"
+    # the raw orders are found by source and table name, whatever the project is called
+    orders, events = "source.any_project.shop.orders", "source.any_project.web.events"
     manifest = {
-        "sources": {orders: {"resource_type": "source"}, events: {"resource_type": "source"}},
+        "sources": {
+            orders: {"resource_type": "source", "source_name": "shop", "name": "orders"},
+            events: {"resource_type": "source", "source_name": "web", "name": "events"},
+        },
         "nodes": {
             "model.p.stg_orders": model("stg_orders", orders),
             "model.p.stg_events": model("stg_events", events),

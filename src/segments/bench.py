@@ -52,7 +52,7 @@ FOLDER_LAYERS = (
     ("models/marts/quality/", "quality"),
 )
 TEST_TYPES = ("test", "unit_test")
-RAW_ORDERS_SOURCE = "source.customer_segments.shop.orders"
+RAW_ORDERS_SOURCE = ("shop", "orders")  # (source_name, name) of the raw orders, whatever the project is called
 RFM_SCORES, RFM_SEGMENTS = "int_rfm_scores", "customer_segments"  # where the RFM columns end
 # Targets of issue 11, set for the 1M tier (checked on the largest tier measured): load plus
 # dbt build wall time, the RFM path over the one-query bound, each model's growth between
@@ -290,12 +290,17 @@ def rfm_path(manifest: dict[str, Any]) -> list[str]:
         if current not in ancestors:
             ancestors.add(current)
             pending.extend(parents.get(current, []))
+    raw_orders = {
+        unique_id
+        for unique_id, node in nodes.items()
+        if node.get("resource_type") == "source" and (node.get("source_name"), node.get("name")) == RAW_ORDERS_SOURCE
+    }
     descends_from_orders: dict[str, bool] = {}
 
     def from_orders(unique_id: str) -> bool:
         if unique_id not in descends_from_orders:
             descends_from_orders[unique_id] = False  # guards against cycles
-            descends_from_orders[unique_id] = unique_id == RAW_ORDERS_SOURCE or any(
+            descends_from_orders[unique_id] = unique_id in raw_orders or any(
                 from_orders(parent) for parent in parents.get(unique_id, [])
             )
         return descends_from_orders[unique_id]
