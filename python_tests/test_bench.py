@@ -27,10 +27,16 @@ from dbt_runner import PROJECT_ROOT
 from segments.bench import (
     DOCS_END,
     DOCS_START,
+    Measured,
+    NodeTiming,
+    TierResult,
     layer_of,
+    model_growth,
     parse_tiers,
     replace_section,
     rfm_path,
+    target_checks,
+    targets_table,
 )
 from segments.errors import CommandError
 
@@ -166,9 +172,13 @@ def test_rfm_path_is_the_lineage_from_raw_orders_to_the_scores() -> None:
     def model(name: str, *parents: str) -> dict[str, object]:
         return {"resource_type": "model", "name": name, "depends_on": {"nodes": list(parents)}}
 
-    orders, events = "source.customer_segments.shop.orders", "source.customer_segments.web.events"
+    # the raw orders are found by source and table name, whatever the project is called
+    orders, events = "source.any_project.shop.orders", "source.any_project.web.events"
     manifest = {
-        "sources": {orders: {"resource_type": "source"}, events: {"resource_type": "source"}},
+        "sources": {
+            orders: {"resource_type": "source", "source_name": "shop", "name": "orders"},
+            events: {"resource_type": "source", "source_name": "web", "name": "events"},
+        },
         "nodes": {
             "model.p.stg_orders": model("stg_orders", orders),
             "model.p.stg_events": model("stg_events", events),
@@ -197,3 +207,62 @@ def test_docs_section_is_replaced_between_markers() -> None:
     assert first == f"# Benchmarks\n\nIntro.\n\n{DOCS_START}\nold\n{DOCS_END}\n"
     second = replace_section(first + "After.\n", "new\n")
     assert second == f"# Benchmarks\n\nIntro.\n\n{DOCS_START}\nnew\n{DOCS_END}\nAfter.\n"
+
+
+def made_up_tier(tier: str, customers: int | None, seconds: dict[str, float], **measured: Measured) -> TierResult:
+    result = TierResult(tier, customers)
+    result.nodes = [NodeTiming(f"model.p.{name}", name, "staging", value, "success") for name, value in seconds.items()]
+    result.nodes.append(NodeTiming("test.p.a_test", "a_test", "tests", 99.0, "pass"))  # never a model
+    result.rfm_path = ["model.p.orders", "model.p.rfm"]
+    result.load, result.build = measured.get("load"), measured.get("build")
+    result.baselines = {"one query": measured["one_query"]} if "one_query" in measured else {}
+    return result
+
+
+def test_targets_are_computed_from_the_measured_figures() -> None:
+    """Growth, ratio and limits on made-up results (worked out by hand); nothing timed."""
+    small = made_up_tier("250k", 250_000, {"orders": 2.0, "rfm": 1.0, "events": 0.1, "noise": 0.2})
+    large = made_up_tier(
+        "1m",
+        1_000_000,
+        {"orders": 9.0, "rfm": 6.5, "events": 0.9, "noise": 1.0, "new_model": 3.0},
+        load=Measured(12.0, 0),
+        build=Measured(47.5, 7 * 1000**3),
+        one_query=Measured(5.0, 0),
+    )
+    # events (0.9 s) is under the 1 s floor; new_model was not measured on the smaller tier
+    assert model_growth(small, large) == {"orders": 4.5, "rfm": 6.5, "noise": 5.0}
+    checks = {check.target.split(" (")[0]: check for check in target_checks([small, large])}
+    wall = checks["`segments load` + `dbt build` wall time"]
+    assert (wall.measured, wall.met) == ("59.5 s", True)  # 12.0 + 47.5 <= 60
+    path = checks["project path / one-query bound"]
+    assert (path.measured, path.met) == ("3.1x", False)  # (9.0 + 6.5) / 5.0 = 3.1 > 3
+    growth = checks["model growth 250,000 → 1,000,000"]
+    # 4x data: at most 5x; noise at exactly 5.0x is within, rfm at 6.5x is not
+    assert (growth.limit, growth.measured, growth.met) == ("5.0x", "rfm 6.5x", False)
+    peak = checks["peak memory of `dbt build`"]
+    assert (peak.measured, peak.met) == ("6.52 GiB", False)  # 7e9 bytes > 6e9
+    table = targets_table([small, large])
+    assert sum(row.endswith("| **no** |") for row in table) == 3
+    assert sum(row.endswith("| yes |") for row in table) == 1
+
+
+def test_targets_met_and_a_lone_tier_has_no_growth_check() -> None:
+    small = made_up_tier("250k", 250_000, {"orders": 2.0, "rfm": 1.0})
+    large = made_up_tier(
+        "1m",
+        1_000_000,
+        {"orders": 2.0, "rfm": 4.0},
+        load=Measured(10.0, 0),
+        build=Measured(20.0, 2 * 1000**3),
+        one_query=Measured(3.0, 0),
+    )
+    checks = target_checks([small, large])
+    assert all(check.met for check in checks) and len(checks) == 4
+    growth = next(check for check in checks if check.target.startswith("model growth"))
+    assert growth.measured == "largest rfm 4.0x"  # 4.0 / 1.0, under 5x
+    assert [check.target for check in target_checks([large])] == [
+        "`segments load` + `dbt build` wall time",
+        "project path / one-query bound",
+        "peak memory of `dbt build`",
+    ]

@@ -12,10 +12,16 @@
 
 {#-
     True when the normalised identifier value_column of type identifier_type (a quoted
-    literal, e.g. "'email'") is erased: its identifier_key is in the relation
-    erased_alias (stg_privacy__erased_identifiers, which holds keys, never values).
+    literal, e.g. "'email'") is erased: its identifier_key is among the keys of that type
+    in the relation erased_alias (stg_privacy__erased_identifiers, which holds keys, never
+    values). A semi-join on the one key column (a hash join), so a model that checks two
+    identifiers of a row ORs two of these instead of joining on an OR, which no engine
+    can hash and costs rows x erased identifiers. Null when value_column is null.
 -#}
-{% macro erased_key_matches(identifier_type, value_column, erased_alias='erased_identifiers') -%}
-    ({{ erased_alias }}.identifier_type = {{ identifier_type }}
-        and {{ identifier_key(identifier_type, value_column) }} = {{ erased_alias }}.identifier_key)
+{% macro is_erased_identifier(identifier_type, value_column, erased_alias='erased_identifiers') -%}
+    {{ identifier_key(identifier_type, value_column) }} in (
+        select {{ erased_alias }}.identifier_key
+        from {{ erased_alias }}
+        where {{ erased_alias }}.identifier_type = {{ identifier_type }}
+    )
 {%- endmacro %}

@@ -68,9 +68,48 @@
     {{ mapped.sql }}
 {%- endmacro %}
 
+{#-
+    A text value trimmed (unicode_trim), compatibility normalised first when compatibility
+    (nfkc_normalize). Both are identities on a value of printable ASCII that neither starts
+    nor ends with a blank (is_plain_ascii): every character they map or remove is outside
+    ASCII, or an ASCII blank at an end. Such a value (nearly every value: ids, codes,
+    enumerations) is returned as it is; only the others pay for the regular expressions,
+    which cost about ten times more. The result is the same for every value.
+-#}
+{% macro normalised_text(column, compatibility=false) -%}
+    {%- set normalised = nfkc_normalize(column) if compatibility else column -%}
+    case when {{ is_plain_ascii(column) }} then {{ column }} else {{ unicode_trim(normalised) }} end
+{%- endmacro %}
+
+{#-
+    True when a text value holds only ASCII characters and its first and last characters
+    are above the space (U+0020): no character that unicode_trim or nfkc_normalize changes.
+    False or null otherwise (the value then takes the full normalisation). Dispatched:
+    string length functions are engine specific.
+-#}
+{% macro is_plain_ascii(column) -%}
+    {{ return(adapter.dispatch('is_plain_ascii', 'segments_warehouse')(column)) }}
+{%- endmacro %}
+
+{% macro default__is_plain_ascii(column) -%}
+    (
+        octet_length({{ column }}) = char_length({{ column }})
+        and ascii({{ column }}) > 32
+        and ascii(substr({{ column }}, char_length({{ column }}), 1)) > 32
+    )
+{%- endmacro %}
+
+{% macro duckdb__is_plain_ascii(column) -%}
+    (
+        strlen({{ column }}) = length({{ column }})
+        and ascii({{ column }}) > 32
+        and ascii(right({{ column }}, 1)) > 32
+    )
+{%- endmacro %}
+
 {#- Trimmed text (see unicode_trim); an empty or blank string becomes null. -#}
 {% macro clean_text(column) -%}
-    nullif({{ unicode_trim(column) }}, '')
+    nullif({{ normalised_text(column) }}, '')
 {%- endmacro %}
 
 {#-
@@ -79,12 +118,12 @@
     identifiers (staging, erasure, the blocklist) goes through these macros.
 -#}
 {% macro clean_identifier(column) -%}
-    nullif({{ unicode_trim(nfkc_normalize(column)) }}, '')
+    nullif({{ normalised_text(column, compatibility=true) }}, '')
 {%- endmacro %}
 
 {#- Email: compatibility normalised, trimmed and lowercased; blank becomes null. -#}
 {% macro normalize_email(column) -%}
-    nullif(lower({{ unicode_trim(nfkc_normalize(column)) }}), '')
+    nullif(lower({{ normalised_text(column, compatibility=true) }}), '')
 {%- endmacro %}
 
 {#-
@@ -123,7 +162,7 @@
 
 {#- Enumeration value: trimmed and lowercased; blank becomes null. -#}
 {% macro normalize_enum(column) -%}
-    nullif(lower({{ unicode_trim(column) }}), '')
+    nullif(lower({{ normalised_text(column) }}), '')
 {%- endmacro %}
 
 {#-

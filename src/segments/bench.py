@@ -54,8 +54,19 @@ FOLDER_LAYERS = (
     ("models/marts/activation/", "activation"),
 )
 TEST_TYPES = ("test", "unit_test")
-RAW_ORDERS_SOURCE = "source.customer_segments.shop.orders"
+RAW_ORDERS_SOURCE = ("shop", "orders")  # (source_name, name) of the raw orders, whatever the project is called
 RFM_SCORES, RFM_SEGMENTS = "int_rfm_scores", "customer_segments"  # where the RFM columns end
+# Targets of issue 11, set for the 1M tier (checked on the largest tier measured): load plus
+# dbt build wall time, the RFM path over the one-query bound, each model's growth between
+# generated tiers (5x for 4x data: GROWTH_PER_DATA_GROWTH times the data's growth, for
+# models taking at least GROWTH_MIN_SECONDS on the larger tier; below that, start-up noise
+# dominates), and the peak memory of dbt build.
+TARGET_TIER = "1m"
+TARGET_LOAD_AND_BUILD_SECONDS = 60.0
+TARGET_PATH_RATIO = 3.0
+GROWTH_PER_DATA_GROWTH = 1.25
+GROWTH_MIN_SECONDS = 1.0
+TARGET_PEAK_BYTES = 6 * 1000**3
 DOCS_START = "<!-- bench:start -->"
 DOCS_END = "<!-- bench:end -->"
 
@@ -281,12 +292,17 @@ def rfm_path(manifest: dict[str, Any]) -> list[str]:
         if current not in ancestors:
             ancestors.add(current)
             pending.extend(parents.get(current, []))
+    raw_orders = {
+        unique_id
+        for unique_id, node in nodes.items()
+        if node.get("resource_type") == "source" and (node.get("source_name"), node.get("name")) == RAW_ORDERS_SOURCE
+    }
     descends_from_orders: dict[str, bool] = {}
 
     def from_orders(unique_id: str) -> bool:
         if unique_id not in descends_from_orders:
             descends_from_orders[unique_id] = False  # guards against cycles
-            descends_from_orders[unique_id] = unique_id == RAW_ORDERS_SOURCE or any(
+            descends_from_orders[unique_id] = unique_id in raw_orders or any(
                 from_orders(parent) for parent in parents.get(unique_id, [])
             )
         return descends_from_orders[unique_id]
@@ -531,6 +547,112 @@ def growth_table(results: list[TierResult]) -> list[str]:
     return lines
 
 
+def model_growth(before: TierResult, after: TierResult, min_seconds: float = GROWTH_MIN_SECONDS) -> dict[str, float]:
+    """Each model's seconds on after over its seconds on before, for the models measured on
+    both that take at least min_seconds on after (and a positive time on before)."""
+    first, second = model_seconds(before), model_seconds(after)
+    return {
+        name: seconds / first[name]
+        for name, seconds in second.items()
+        if name in first and first[name] > 0 and seconds >= min_seconds
+    }
+
+
+@dataclass
+class TargetCheck:
+    """One target of issue 11 on one tier: what was measured, the limit, whether it is met."""
+
+    target: str
+    tier: str
+    measured: str
+    limit: str
+    met: bool
+
+
+def target_checks(results: list[TierResult]) -> list[TargetCheck]:
+    """The targets on the largest tier measured (they are set for TARGET_TIER) and the model
+    growth between the two largest generated tiers."""
+    measured = [result for result in results if result.build is not None]
+    if not measured:
+        return []
+    largest = measured[-1]
+    label = tier_label(largest)
+    checks: list[TargetCheck] = []
+    if largest.load is not None and largest.build is not None:
+        seconds = largest.load.seconds + largest.build.seconds
+        checks.append(
+            TargetCheck(
+                "`segments load` + `dbt build` wall time",
+                label,
+                f"{seconds:.1f} s",
+                f"{TARGET_LOAD_AND_BUILD_SECONDS:.0f} s",
+                seconds <= TARGET_LOAD_AND_BUILD_SECONDS,
+            )
+        )
+    if "one query" in largest.baselines and largest.baselines["one query"].seconds > 0:
+        path_ratio = path_seconds(largest) / largest.baselines["one query"].seconds
+        checks.append(
+            TargetCheck(
+                "project path / one-query bound",
+                label,
+                f"{path_ratio:.1f}x",
+                f"{TARGET_PATH_RATIO:.0f}x",
+                path_ratio <= TARGET_PATH_RATIO,
+            )
+        )
+    generated = [result for result in results if result.customers and result.nodes]
+    if len(generated) >= 2:
+        before, after = generated[-2], generated[-1]
+        data_growth = (after.customers or 0) / (before.customers or 1)
+        limit = GROWTH_PER_DATA_GROWTH * data_growth
+        growth = model_growth(before, after)
+        over = sorted(((name, factor) for name, factor in growth.items() if factor > limit), key=lambda item: -item[1])
+        worst = max(growth.items(), key=lambda item: item[1], default=None)
+        text = (
+            ", ".join(f"{name} {factor:.1f}x" for name, factor in over)
+            if over
+            else (f"largest {worst[0]} {worst[1]:.1f}x" if worst else "no model")
+        )
+        checks.append(
+            TargetCheck(
+                f"model growth {tier_label(before)} → {tier_label(after)} "
+                f"({data_growth:.0f}x data; models of {GROWTH_MIN_SECONDS:.0f} s or more)",
+                label,
+                text,
+                f"{limit:.1f}x",
+                not over,
+            )
+        )
+    if largest.build is not None:
+        checks.append(
+            TargetCheck(
+                "peak memory of `dbt build`",
+                label,
+                gib(largest.build.peak_bytes),
+                f"{TARGET_PEAK_BYTES / 1000**3:.0f} GB ({gib(TARGET_PEAK_BYTES)})",
+                largest.build.peak_bytes <= TARGET_PEAK_BYTES,
+            )
+        )
+    return checks
+
+
+def targets_table(results: list[TierResult]) -> list[str]:
+    checks = target_checks(results)
+    if not checks:
+        return []
+    lines = [
+        f"Targets (issue 11, set for the {TARGET_TIER.upper()} tier; checked on the largest tier measured):",
+        "",
+        "| target | tier | measured | limit | met |",
+        "| --- | --- | ---: | ---: | --- |",
+    ]
+    lines += [
+        f"| {check.target} | {check.tier} | {check.measured} | {check.limit} | {'yes' if check.met else '**no**'} |"
+        for check in checks
+    ]
+    return lines
+
+
 def machine() -> dict[str, str]:
     """What the figures were measured on."""
     model = platform.processor() or platform.machine()
@@ -569,6 +691,7 @@ def report(results: list[TierResult], info: dict[str, str], report_only: bool = 
         "",
         *results_table(results),
         "",
+        *([*targets, ""] if (targets := targets_table(results)) else []),
         "Per model (seconds from dbt's run_results, "
         "slowest at the largest tier first) and growth between consecutive tiers:",
         "",

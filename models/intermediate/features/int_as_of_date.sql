@@ -1,23 +1,25 @@
 {#-
     The as-of date: the var as_of_date when given, else the date of the latest staged
-    order or attributed event.
+    order or event. Read from the staged tables: attribution (int_*_attributed) keeps every
+    staged row, so its latest timestamp is the same, and reading it would repeat the joins
+    to the identity keys over every event for a maximum.
 -#}
 with
 
 orders as (
-    select * from {{ ref('int_orders_attributed') }}
+    select * from {{ ref('stg_shop__orders') }}
 ),
 
 web_events as (
-    select * from {{ ref('int_web_events_attributed') }}
+    select * from {{ ref('stg_web__events') }}
 ),
 
 app_events as (
-    select * from {{ ref('int_app_events_attributed') }}
+    select * from {{ ref('stg_app__events') }}
 ),
 
 email_events as (
-    select * from {{ ref('int_email_events_attributed') }}
+    select * from {{ ref('stg_email__events') }}
 ),
 
 latest_activity as (

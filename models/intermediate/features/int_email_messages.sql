@@ -11,21 +11,15 @@ attributed_email_events as (
     select * from {{ ref('int_email_events_attributed') }}
 ),
 
-email_events as (
-    select * from {{ ref('stg_email__events') }}
-),
-
 message_events as (
     select
-        attributed_email_events.customer_key,
-        email_events.email,
-        attributed_email_events.campaign_id,
-        attributed_email_events.event_type,
-        attributed_email_events.occurred_at
+        customer_key,
+        email,
+        campaign_id,
+        event_type,
+        occurred_at
     from attributed_email_events
-    inner join email_events
-        on attributed_email_events.event_id = email_events.event_id
-    where attributed_email_events.customer_key is not null
+    where customer_key is not null
 ),
 
 email_messages as (

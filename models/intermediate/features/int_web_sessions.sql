@@ -90,16 +90,51 @@ purchases as (
     select * from completed_orders
 ),
 
+cart_and_purchase_times as (
+    {#- The first purchase strictly after each session's last add-to-cart, by one pass over a
+        customer's add-to-carts and purchases in reverse time order: the running minimum of
+        the purchase times seen so far. At equal times an add-to-cart comes first in that
+        order, so a purchase at the same instant is not after it. (A join on
+        last_add_to_cart_at < purchased_at would compare every session with every purchase of
+        its customer.) -#}
+    select
+        customer_key,
+        session_id,
+        last_add_to_cart_at as happened_at,
+        1 as is_cart,
+        cast(null as timestamp) as purchased_at
+    from sessions
+    where last_add_to_cart_at is not null
+    union all
+    select
+        customer_key,
+        null as session_id,
+        purchased_at as happened_at,
+        0 as is_cart,
+        purchased_at
+    from purchases
+),
+
+running_minimums as (
+    select
+        customer_key,
+        session_id,
+        is_cart,
+        min(purchased_at) over (
+            partition by customer_key
+            order by happened_at desc, is_cart desc
+            rows between unbounded preceding and current row
+        ) as next_purchase_at
+    from cart_and_purchase_times
+),
+
 next_purchase_after_cart as (
     select
-        sessions.customer_key,
-        sessions.session_id,
-        min(purchases.purchased_at) as next_purchase_at
-    from sessions
-    inner join purchases
-        on sessions.customer_key = purchases.customer_key
-            and sessions.last_add_to_cart_at < purchases.purchased_at
-    group by sessions.customer_key, sessions.session_id
+        customer_key,
+        session_id,
+        next_purchase_at
+    from running_minimums
+    where is_cart = 1
 ),
 
 web_sessions as (

@@ -1,4 +1,3 @@
-{{ config(materialized='view') }}
 {#-
     App events with their unified customer: by the logged-in user's customer_id, else by
     the device when it is attached to one customer. Anonymous events on a shared device

@@ -1,5 +1,8 @@
-{{ config(materialized='view') }}
-{#- Email events with the unified customer of their recipient email (null if excluded). -#}
+{#-
+    Email events with the unified customer of their recipient email (null if excluded),
+    and that email (int_email_messages counts messages per address). Restricted use: holds
+    raw emails.
+-#}
 with
 
 email_events as (
@@ -14,6 +17,7 @@ attributed_email_events as (
     select
         email_events.event_id,
         email_keys.customer_key,
+        email_events.email,
         email_events.campaign_id,
         email_events.event_type,
         email_events.occurred_at

@@ -35,11 +35,12 @@ crm_identifiers as (
 erased_crm_phones as (
     select distinct crm_identifiers.phone
     from crm_identifiers
-    inner join erased_identifiers
-        on
-            {{ erased_key_matches("'customer_id'", 'crm_identifiers.customer_id') }}
-            or {{ erased_key_matches("'email'", 'crm_identifiers.email') }}
-    where crm_identifiers.phone is not null
+    where
+        crm_identifiers.phone is not null
+        and (
+            {{ is_erased_identifier("'customer_id'", 'crm_identifiers.customer_id') }}
+            or {{ is_erased_identifier("'email'", 'crm_identifiers.email') }}
+        )
 ),
 
 candidate_keys as (

@@ -1,4 +1,3 @@
-{{ config(materialized='view') }}
 {#-
     Orders with the unified customer who placed them: by the order's customer_id when it
     has one, else by its checkout email (a guest order). An order whose only identifier is

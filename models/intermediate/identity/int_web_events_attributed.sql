@@ -1,4 +1,3 @@
-{{ config(materialized='view') }}
 {#-
     Web events with their unified customer: by the logged-in user's customer_id, else by
     the cookie when it is attached to one customer. Events of anonymous visitors who never

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#-
     Every identifier whose data must be removed before anything leaves staging.
 

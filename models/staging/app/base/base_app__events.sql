@@ -27,7 +27,7 @@ validated as (
     select
         normalised.*,
         case
-            when erased_identifiers.identifier_key is not null then 'erased'
+            when {{ is_erased_identifier("'customer_id'", 'normalised.customer_id') }} then 'erased'
             when normalised.event_id is null then 'missing_key'
             when normalised.device_id is null and normalised.customer_id is null
                 then 'missing_identifier'
@@ -38,8 +38,6 @@ validated as (
                 then 'unknown_event_type'
         end as rejection_reason
     from normalised
-    left join erased_identifiers
-        on {{ erased_key_matches("'customer_id'", 'normalised.customer_id') }}
 ),
 
 ranked as (

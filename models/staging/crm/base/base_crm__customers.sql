@@ -29,20 +29,14 @@ normalised as (
     from source_customers
 ),
 
-erasure_matches as (
-    select distinct normalised.raw_row_id
-    from normalised
-    inner join erased_identifiers
-        on
-            {{ erased_key_matches("'customer_id'", 'normalised.customer_id') }}
-            or {{ erased_key_matches("'email'", 'normalised.email') }}
-),
-
 validated as (
     select
         normalised.*,
         case
-            when erasure_matches.raw_row_id is not null then 'erased'
+            when
+                {{ is_erased_identifier("'customer_id'", 'normalised.customer_id') }}
+                or {{ is_erased_identifier("'email'", 'normalised.email') }}
+                then 'erased'
             when normalised.customer_id is null then 'missing_key'
             when normalised.email is not null
                 and not {{ is_valid_email('normalised.email') }} then 'malformed_email'
@@ -52,8 +46,6 @@ validated as (
             when normalised.is_in_future then 'future_timestamp'
         end as rejection_reason
     from normalised
-    left join erasure_matches
-        on normalised.raw_row_id = erasure_matches.raw_row_id
 ),
 
 flagged as (

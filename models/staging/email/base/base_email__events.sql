@@ -25,7 +25,7 @@ validated as (
     select
         normalised.*,
         case
-            when erased_identifiers.identifier_key is not null then 'erased'
+            when {{ is_erased_identifier("'email'", 'normalised.email') }} then 'erased'
             when normalised.event_id is null then 'missing_key'
             when normalised.email is null then 'missing_identifier'
             when not {{ is_valid_email('normalised.email') }} then 'malformed_email'
@@ -36,8 +36,6 @@ validated as (
                 then 'unknown_event_type'
         end as rejection_reason
     from normalised
-    left join erased_identifiers
-        on {{ erased_key_matches("'email'", 'normalised.email') }}
 ),
 
 ranked as (

@@ -23,20 +23,14 @@ normalised as (
     from source_orders
 ),
 
-erasure_matches as (
-    select distinct normalised.raw_row_id
-    from normalised
-    inner join erased_identifiers
-        on
-            {{ erased_key_matches("'customer_id'", 'normalised.customer_id') }}
-            or {{ erased_key_matches("'email'", 'normalised.email') }}
-),
-
 validated as (
     select
         normalised.*,
         case
-            when erasure_matches.raw_row_id is not null then 'erased'
+            when
+                {{ is_erased_identifier("'customer_id'", 'normalised.customer_id') }}
+                or {{ is_erased_identifier("'email'", 'normalised.email') }}
+                then 'erased'
             when normalised.order_id is null then 'missing_key'
             when normalised.customer_id is null and normalised.email is null
                 then 'missing_identifier'
@@ -53,8 +47,6 @@ validated as (
             when normalised.order_total < 0 then 'negative_amount'
         end as rejection_reason
     from normalised
-    left join erasure_matches
-        on normalised.raw_row_id = erasure_matches.raw_row_id
 ),
 
 ranked as (
