@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from dbt_runner import SAMPLE_RAW, build_warehouse
+from dbt_runner import PARSE_CACHE_VARIABLE, SAMPLE_RAW, build_warehouse
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of dbt parse states for the whole run, shared by the xdist workers (their
+    base temporary folders are siblings), so the project is parsed once per set of vars."""
+    base = tmp_path_factory.getbasetemp()
+    cache = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "dbt_parse_cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    os.environ[PARSE_CACHE_VARIABLE] = str(cache)
+    return cache
 
 
 @pytest.fixture(scope="session")
