@@ -133,16 +133,26 @@ def run_segments(arguments: Sequence[str], database: Path | None = None) -> subp
     return result
 
 
+# Unit tests check SQL on fixed rows, whatever the warehouse holds: the session's sample
+# build (conftest.py) runs them; a test's own build of other data skips them.
+DATA_ONLY = ("--exclude-resource-type", "unit_test")
+
+
 def build_warehouse(
     raw_folder: Path,
     work_dir: Path,
     dbt_vars: Mapping[str, Any] | None = None,
+    unit_tests: bool = False,
+    select: str | None = None,
 ) -> Path:
-    """Load raw_folder into a new DuckDB file under work_dir and run ``dbt build``."""
+    """Load raw_folder into a new DuckDB file under work_dir and run ``dbt build`` (every
+    model, seed and data test, or only those of ``--select select``; unit tests too when
+    unit_tests, which a build needs for the audit to count it as passed)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     database = work_dir / "warehouse.duckdb"
     loaded = run_segments(["load", "--from", str(raw_folder), "--database", str(database)])
     if loaded.returncode != 0:
         raise AssertionError(f"segments load failed:\n{loaded.stdout}\n{loaded.stderr}")
-    run_dbt(["build"], database, work_dir, dbt_vars)
+    selection = ["--select", select] if select else []
+    run_dbt(["build", *selection, *([] if unit_tests else DATA_ONLY)], database, work_dir, dbt_vars)
     return database
