@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dbt_runner import PROJECT_ROOT, SAMPLE_RAW, build_warehouse, run_dbt, run_segments
+from dbt_runner import DATA_ONLY, PROJECT_ROOT, SAMPLE_RAW, build_warehouse, run_dbt, run_segments
 from segments.gx_checks import load_suites, run_checks
 
 pytestmark = pytest.mark.slow
@@ -103,7 +103,7 @@ def test_another_data_set_is_refused_leaving_the_history_and_full_refresh_resets
     assert generated.returncode == 0, generated.stderr
     loaded = run_segments(["load", "--from", str(other), "--database", str(database)])
     assert loaded.returncode == 0, loaded.stderr
-    refused = run_dbt(["build"], database, tmp_path / "wh", check=False)
+    refused = run_dbt(["build", *DATA_ONLY], database, tmp_path / "wh", check=False)
     assert refused.returncode != 0
     assert REFUSAL in refused.stdout and "dbt build --full-refresh" in refused.stdout, refused.stdout[-3000:]
     assert failures(refused.stdout) == ["int_history_dataset_guard"], refused.stdout[-3000:]
@@ -113,7 +113,7 @@ def test_another_data_set_is_refused_leaving_the_history_and_full_refresh_resets
     assert backfilled.returncode == 2 and REFUSAL in backfilled.stderr
     assert history_state(database) == before
     # the remedy: --full-refresh resets the history to the new data set's dates
-    run_dbt(["build", "--full-refresh"], database, tmp_path / "wh")
+    run_dbt(["build", "--full-refresh", *DATA_ONLY], database, tmp_path / "wh")
     with duckdb.connect(str(database), read_only=True) as connection:
         dates = connection.execute("select list(distinct as_of_date) from marts.customer_segments").fetchone()[0]
         current = connection.execute("select list(distinct as_of_date) from marts.customer_rfm").fetchone()[0]
@@ -151,7 +151,7 @@ def test_a_grown_delivery_of_the_same_data_set_is_not_refused(tmp_path: Path) ->
     database = build_warehouse(early, tmp_path / "wh")  # as of the early data's latest date
     loaded = run_segments(["load", "--from", str(SAMPLE_RAW), "--database", str(database)])
     assert loaded.returncode == 0, loaded.stderr
-    run_dbt(["build"], database, tmp_path / "wh")  # the grown delivery builds, every test passes
+    run_dbt(["build", *DATA_ONLY], database, tmp_path / "wh")  # the grown delivery builds, every test passes
     with duckdb.connect(str(database), read_only=True) as connection:
         overlap, customers = connection.execute(
             "select customer_overlap, history_customers from intermediate.int_history_dataset_guard"

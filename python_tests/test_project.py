@@ -51,6 +51,36 @@ def test_as_of_rebuild_is_int_as_of_date_and_everything_downstream(work_dir: Pat
     assert rebuilt == list_models(["--select", "int_as_of_date+"], work_dir)
     assert {"int_as_of_date", "customer_segments", "segment_drift"} <= set(rebuilt)
     assert "customers" not in rebuilt
+    # its data tests, not its unit tests (the full build before it ran them)
+    listed = run_dbt(
+        ["ls", "-q", "--selector", "as_of_rebuild", "--output", "name"], work_dir / "unused.duckdb", work_dir
+    )
+    kinds = run_dbt(
+        ["ls", "-q", "--selector", "as_of_rebuild", "--output", "json", "--output-keys", "resource_type"],
+        work_dir / "unused.duckdb",
+        work_dir,
+    )
+    resource_types = {json.loads(line)["resource_type"] for line in kinds.stdout.splitlines() if line.strip()}
+    assert resource_types == {"model", "seed", "test"}, resource_types
+    assert "segment_drift_psi_below_fail_threshold" in listed.stdout.split()
+
+
+def node_definitions(target: Path) -> dict[str, object]:
+    """What a parse decides for each node: its config, dependencies and raw SQL."""
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    return {
+        unique_id: (node["config"], node["depends_on"], node.get("raw_code"), node.get("unrendered_config"))
+        for unique_id, node in nodes.items()
+    }
+
+
+def test_the_as_of_date_changes_nothing_that_dbt_parses(work_dir: Path, tmp_path: Path) -> None:
+    # segments backfill parses once and builds every date on that manifest: exact only if
+    # the as-of date is read in model SQL alone (rendered again at each compile), never in
+    # a config, a ref or a test's arguments that dbt fixes at parse time
+    run_dbt(["parse"], work_dir / "unused.duckdb", work_dir)
+    run_dbt(["parse"], tmp_path / "unused.duckdb", tmp_path, {"as_of_date": "2026-03-31"})
+    assert node_definitions(work_dir / "target") == node_definitions(tmp_path / "target")
 
 
 # thresholds, windows of the rules (not the feature column lists) and family lists, all

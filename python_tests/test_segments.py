@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dbt_runner import PROJECT_ROOT, SAMPLE_RAW, build_warehouse, run_dbt, run_segments
+from dbt_runner import DATA_ONLY, PROJECT_ROOT, SAMPLE_RAW, build_warehouse, run_dbt, run_segments
 
 pytestmark = pytest.mark.slow
 
@@ -189,7 +189,7 @@ def test_a_later_erasure_purges_the_customer_from_every_as_of_date(tmp_path: Pat
     shutil.move(tmp_path / "requests.parquet", requests)
     loaded = run_segments(["load", "--from", str(raw), "--database", str(database)])
     assert loaded.returncode == 0, loaded.stderr
-    run_dbt(["build"], database, tmp_path)  # the default as-of date, 2026-06-30; every test passes
+    run_dbt(["build", *DATA_ONLY], database, tmp_path)  # the default as-of date, 2026-06-30; every test passes
 
     with duckdb.connect(str(database), read_only=True) as connection:
         for table in ("customers", "customer_segments", "segment_memberships", "customer_rfm"):

@@ -1,12 +1,12 @@
 """``segments backfill --from DATE --to DATE --every month``: build successive as-of dates.
 
 For each as-of date, oldest first, runs ``dbt build --selector as_of_rebuild`` (selectors.yml:
-int_as_of_date and everything downstream: features, segments, their tests) with
-``--vars '{as_of_date: ...}'``. The segment history models replace the rows of the date
-they build, so running a date again never duplicates it. A date whose build fails stops
-the backfill; the segments that moved at that date (if its drift gate failed) are printed.
-A warehouse that was never loaded or never built is refused before dbt runs, naming what
-to run first.
+int_as_of_date and everything downstream: features, segments, their data tests) with
+``--vars '{as_of_date: ...}'``, in this process, on one parse of the project. The segment
+history models replace the rows of the date they build, so running a date again never
+duplicates it. A date whose build fails stops the backfill; the segments that moved at that
+date (if its drift gate failed) are printed. A warehouse that was never loaded or never
+built is refused before dbt runs, naming what to run first.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from calendar import monthrange
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from segments.drift_report import print_moved_segments
 from segments.errors import CommandError
@@ -83,32 +83,62 @@ def missing_prerequisite(database: Path) -> str | None:
     return None
 
 
+def dbt_log_line(event: Any) -> str | None:
+    """The text dbt would print for an event at info level or above (None for debug)."""
+    if event.info.level in ("debug", "none"):
+        return None
+    return str(event.info.msg)
+
+
+def build_dates(dates: list[date], database: Path) -> None:
+    """Build each as-of date in this process: dbt parses the project once, then runs
+    ``build --selector as_of_rebuild`` per date on that manifest. That is exact because the
+    as-of date is read only in model SQL, which dbt renders again, with the invocation's
+    vars, every time it compiles a node (no config, ref or source depends on it)."""
+    # here, not at the top: segments --help must not load dbt
+    from dbt.cli.main import dbtRunner
+    from dbt.contracts.graph.manifest import Manifest
+
+    os.environ[DATABASE_ENVIRONMENT_VARIABLE] = str(database)
+    os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT / "profiles"))
+    os.environ.setdefault("DBT_PROJECT_DIR", str(PROJECT_ROOT))
+    lines: list[str] = []
+
+    def collect(event: Any) -> None:
+        line = dbt_log_line(event)
+        if line is not None:
+            lines.append(line)
+
+    def date_vars(as_of_date: date) -> list[str]:
+        return ["--vars", json.dumps({"as_of_date": as_of_date.isoformat()})]
+
+    quiet = ["--quiet", "--project-dir", os.environ["DBT_PROJECT_DIR"]]
+    # parsed without --vars, so the partial-parse state of a plain `dbt build` is reused
+    parsed = dbtRunner(callbacks=[collect]).invoke(["parse", *quiet])
+    manifest = parsed.result
+    if not parsed.success or not isinstance(manifest, Manifest):
+        print("\n".join(lines)[-4000:], file=sys.stderr)
+        raise CommandError(f"dbt parse failed: {parsed.exception or 'see the output above'}")
+    runner = dbtRunner(manifest=manifest, callbacks=[collect])
+    for as_of_date in dates:
+        print(f"building as of {as_of_date}", flush=True)
+        lines.clear()
+        result = runner.invoke(["build", *quiet, "--selector", "as_of_rebuild", *date_vars(as_of_date)])
+        if not result.success:
+            print("\n".join(lines)[-4000:], file=sys.stderr)
+            # a failing drift gate stops the history here: say which segments moved
+            print_moved_segments(database)
+            raise CommandError(f"dbt build failed for as_of_date {as_of_date}; later dates not built")
+
+
 def run(args: argparse.Namespace) -> int:
     dates = as_of_dates(args.start, args.end, args.every)
     if not dates:
         raise CommandError(f"no {args.every} end between {args.start} and {args.end}")
-    environment = dict(os.environ)
     database = resolve_database(args.database).resolve()
     problem = missing_prerequisite(database)
     if problem:
         raise CommandError(problem)
-    environment[DATABASE_ENVIRONMENT_VARIABLE] = str(database)
-    environment.setdefault("DBT_PROFILES_DIR", str(PROJECT_ROOT / "profiles"))
-    dbt = str(Path(sys.executable).parent / "dbt")
-    for as_of_date in dates:
-        print(f"building as of {as_of_date}", flush=True)
-        result = subprocess.run(
-            [dbt, "build", "--selector", "as_of_rebuild", "--vars", json.dumps({"as_of_date": as_of_date.isoformat()})],
-            cwd=PROJECT_ROOT,
-            env=environment,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            print(result.stdout[-4000:], file=sys.stderr)
-            # a failing drift gate stops the history here: say which segments moved
-            print_moved_segments(database)
-            raise CommandError(f"dbt build failed for as_of_date {as_of_date}; later dates not built")
+    build_dates(dates, database)
     print(f"built {len(dates)} as-of dates: {dates[0]} to {dates[-1]}")
     return 0
