@@ -153,7 +153,7 @@ def build_warehouse(
     loaded = run_segments(["load", "--from", str(raw_folder), "--database", str(database)])
     if loaded.returncode != 0:
         raise AssertionError(f"segments load failed:\n{loaded.stdout}\n{loaded.stderr}")
-    selection = ["--select", select] if select else []
+    selection = ["--select", select, "--indirect-selection", "cautious"] if select else []
     run_dbt(["build", *selection, *([] if unit_tests else DATA_ONLY)], database, work_dir, dbt_vars)
     return database
 

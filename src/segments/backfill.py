@@ -90,6 +90,17 @@ def dbt_log_line(event: Any) -> str | None:
     return str(event.info.msg)
 
 
+def release_warehouse() -> None:
+    """Close the connection dbt-duckdb keeps to the warehouse after an invocation: DuckDB
+    refuses a read-only connection to a file this process already holds read-write."""
+    import gc
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]
+    gc.collect()
+
+
 def build_dates(dates: list[date], database: Path) -> None:
     """Build each as-of date in this process: dbt parses the project once, then runs
     ``build --selector as_of_rebuild`` per date on that manifest. That is exact because the
@@ -112,7 +123,8 @@ def build_dates(dates: list[date], database: Path) -> None:
     def date_vars(as_of_date: date) -> list[str]:
         return ["--vars", json.dumps({"as_of_date": as_of_date.isoformat()})]
 
-    quiet = ["--quiet", "--project-dir", os.environ["DBT_PROJECT_DIR"]]
+    # dbt prints nothing itself; its lines reach stderr (below) only when a date fails
+    quiet = ["--log-level", "none", "--log-level-file", "debug", "--project-dir", os.environ["DBT_PROJECT_DIR"]]
     # parsed without --vars, so the partial-parse state of a plain `dbt build` is reused
     parsed = dbtRunner(callbacks=[collect]).invoke(["parse", *quiet])
     manifest = parsed.result
@@ -127,6 +139,7 @@ def build_dates(dates: list[date], database: Path) -> None:
         if not result.success:
             print("\n".join(lines)[-4000:], file=sys.stderr)
             # a failing drift gate stops the history here: say which segments moved
+            release_warehouse()
             print_moved_segments(database)
             raise CommandError(f"dbt build failed for as_of_date {as_of_date}; later dates not built")
 
