@@ -90,6 +90,11 @@ def dbt_log_line(event: Any) -> str | None:
     return str(event.info.msg)
 
 
+def print_dbt_output(lines: list[str]) -> None:
+    """The end of what dbt said in the failed invocation, on stderr."""
+    print("\n".join(lines)[-4000:], file=sys.stderr)
+
+
 def release_warehouse() -> None:
     """Close the connection dbt-duckdb keeps to the warehouse after an invocation: DuckDB
     refuses a read-only connection to a file this process already holds read-write."""
@@ -120,24 +125,22 @@ def build_dates(dates: list[date], database: Path) -> None:
         if line is not None:
             lines.append(line)
 
-    def date_vars(as_of_date: date) -> list[str]:
-        return ["--vars", json.dumps({"as_of_date": as_of_date.isoformat()})]
-
     # dbt prints nothing itself; its lines reach stderr (below) only when a date fails
     quiet = ["--log-level", "none", "--log-level-file", "debug", "--project-dir", os.environ["DBT_PROJECT_DIR"]]
     # parsed without --vars, so the partial-parse state of a plain `dbt build` is reused
     parsed = dbtRunner(callbacks=[collect]).invoke(["parse", *quiet])
     manifest = parsed.result
     if not parsed.success or not isinstance(manifest, Manifest):
-        print("\n".join(lines)[-4000:], file=sys.stderr)
+        print_dbt_output(lines)
         raise CommandError(f"dbt parse failed: {parsed.exception or 'see the output above'}")
     runner = dbtRunner(manifest=manifest, callbacks=[collect])
     for as_of_date in dates:
         print(f"building as of {as_of_date}", flush=True)
         lines.clear()
-        result = runner.invoke(["build", *quiet, "--selector", "as_of_rebuild", *date_vars(as_of_date)])
+        date_vars = json.dumps({"as_of_date": as_of_date.isoformat()})
+        result = runner.invoke(["build", *quiet, "--selector", "as_of_rebuild", "--vars", date_vars])
         if not result.success:
-            print("\n".join(lines)[-4000:], file=sys.stderr)
+            print_dbt_output(lines)
             # a failing drift gate stops the history here: say which segments moved
             release_warehouse()
             print_moved_segments(database)
