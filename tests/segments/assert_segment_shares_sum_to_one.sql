@@ -1,5 +1,6 @@
--- The shares of the rfm and lifecycle families each sum to 1 on every as-of date that has
--- customers (a date without any has share 0 everywhere).
+-- The shares of each partition family (rfm, lifecycle and the predictive clv_band, churn_risk,
+-- cluster) sum to 1 on every as-of date that has customers (a date without any has share 0
+-- everywhere).
 with
 
 segment_sizes as (
@@ -13,7 +14,7 @@ family_totals as (
         sum(share) as total_share,
         sum(customers) as customers
     from segment_sizes
-    where segment_family in ('rfm', 'lifecycle')
+    where segment_family in ('rfm', 'lifecycle', 'clv_band', 'churn_risk', 'cluster')
     group by as_of_date, segment_family
 )
 

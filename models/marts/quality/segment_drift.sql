@@ -2,7 +2,7 @@
     Segment-size drift of each as-of date against the previous as-of date and against a
     trailing baseline.
 
-    Families: the partition families (var drift_partition_families: rfm, lifecycle) put
+    Families: the partition families (var drift_partition_families: rfm, lifecycle, clv_band, churn_risk, cluster) put
     every customer in exactly one segment, so their shares form one distribution; the
     overlapping families (var drift_overlapping_families: behavioural) do not, so each of
     their segments is its own two-bin distribution (in the segment, not in it).
@@ -32,6 +32,10 @@
     drift_reference_psi_fail. An acknowledgement also starts a new epoch: the previous date,
     the trailing baseline and the z-score history never reach back before it, so the
     acknowledged shift itself stops failing.
+
+    Families in var drift_warn_only_families (cluster) are measured the same way but warn
+    where others fail: their segments are re-discovered on every date (k-means picks k and the
+    names anew), so a changed k moves every share without any change in the customers.
 -#}
 {%- set partition_families = var('drift_partition_families') %}
 {%- set overlapping_families = var('drift_overlapping_families') %}
@@ -280,9 +284,16 @@ segment_statuses as (
         *,
         case
             when
+                (
+                    greatest(psi, baseline_psi) > {{ var('drift_psi_fail') }}
+                    or reference_psi > {{ var('drift_reference_psi_fail') }}
+                )
+                and segment_family not in {{ sql_value_list('drift_warn_only_families') }}
+                then 'fail'
+            when
                 greatest(psi, baseline_psi) > {{ var('drift_psi_fail') }}
                 or reference_psi > {{ var('drift_reference_psi_fail') }}
-                then 'fail'
+                then 'warn'
             when
                 greatest(psi, baseline_psi) > {{ var('drift_psi_warn') }}
                 or greatest(abs(share_change_points), abs(baseline_change_points))

@@ -20,11 +20,22 @@ as_of_dates as (
     select * from {{ ref('int_as_of_date') }}
 ),
 
+customer_predictions as (
+    select * from {{ ref('customer_predictions') }}
+),
+
 current_segments as (
     select customer_segments.*
     from customer_segments
     inner join as_of_dates
         on customer_segments.as_of_date = as_of_dates.as_of_date
+),
+
+current_predictions as (
+    select customer_predictions.*
+    from customer_predictions
+    inner join as_of_dates
+        on customer_predictions.as_of_date = as_of_dates.as_of_date
 ),
 
 memberships as (
@@ -50,6 +61,17 @@ memberships as (
             '{{ segment.name }}' as segment_name
         from current_segments
         where {{ segment.flag }}
+    {% endfor %}
+    {% for family, column in [
+        ('clv_band', 'clv_band'), ('churn_risk', 'churn_risk'), ('cluster', 'cluster_name')
+    ] %}
+        union all
+        select
+            as_of_date,
+            customer_key,
+            '{{ family }}' as segment_family,
+            {{ column }} as segment_name
+        from current_predictions
     {% endfor %}
 )
 

@@ -1,0 +1,160 @@
+"""The predictive models inside the sample warehouse (the session fixture, opened read-only):
+point-in-time summaries equal the feature marts at the as-of date, the metrics beat their
+baselines, every customer has one segment per predictive family, and a refit gives the same
+clusters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from dbt_runner import PROJECT_ROOT
+from segments.predictive import features, pipeline
+
+FAMILIES = ("clv_band", "churn_risk", "cluster")
+
+
+@pytest.fixture(scope="module")
+def warehouse(sample_warehouse: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(sample_warehouse), read_only=True)
+
+
+def project_vars() -> dict[str, object]:
+    project = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())
+    variables: dict[str, object] = project["vars"]
+    return variables
+
+
+def settings() -> pipeline.Settings:
+    v = project_vars()
+    return pipeline.Settings(
+        horizon_days=int(v["predictive_horizon_days"]),  # type: ignore[call-overload]
+        engagement_weights=json.loads(json.dumps(v["engagement_weights"])),
+        engagement_half_life_days=float(v["engagement_half_life_days"]),  # type: ignore[arg-type]
+        fit_sample_customers=int(v["clv_fit_sample_customers"]),  # type: ignore[call-overload]
+        churn_thresholds=(float(v["churn_high_threshold"]), float(v["churn_medium_threshold"])),  # type: ignore[arg-type]
+        churn_holdout_share=float(v["churn_holdout_share"]),  # type: ignore[arg-type]
+        churn_max_training_customers=int(v["churn_max_training_customers"]),  # type: ignore[call-overload]
+        cluster_k_min=int(v["cluster_k_min"]),  # type: ignore[call-overload]
+        cluster_k_max=int(v["cluster_k_max"]),  # type: ignore[call-overload]
+        cluster_min_share=float(v["min_segment_share"]),  # type: ignore[arg-type]
+        cluster_fit_sample_customers=int(v["cluster_fit_sample_customers"]),  # type: ignore[call-overload]
+        cluster_silhouette_sample_customers=int(v["cluster_silhouette_sample_customers"]),  # type: ignore[call-overload]
+        cluster_initialisations=int(v["cluster_initialisations"]),  # type: ignore[call-overload]
+        seed=int(v["predictive_seed"]),  # type: ignore[call-overload]
+    )
+
+
+SOURCES = pipeline.Sources(
+    orders="intermediate.int_orders_attributed",
+    activity="intermediate.int_customer_daily_activity",
+    customer_rfm="marts.customer_rfm",
+    customer_engagement="marts.customer_engagement",
+)
+
+
+def as_of(connection: duckdb.DuckDBPyConnection) -> object:
+    return connection.execute("select as_of_date from intermediate.int_as_of_date").fetchone()[0]  # type: ignore[index]
+
+
+def test_point_in_time_summaries_equal_the_feature_marts_at_the_as_of_date(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    s = settings()
+    mine = features.customer_summaries(
+        warehouse,
+        SOURCES.orders,
+        SOURCES.activity,
+        as_of(warehouse),
+        s.engagement_weights,
+        s.engagement_half_life_days,
+        s.horizon_days,  # type: ignore[arg-type]
+    ).set_index("customer_key")
+    marts = pipeline.mart_features(warehouse, SOURCES, s).set_index("customer_key")
+    assert len(mine) > 1000
+    assert mine.index.equals(marts.index)
+    for column in [
+        "recency_days",
+        "frequency",
+        "monetary",
+        "avg_order_value",
+        "tenure_days",
+        f"frequency_{s.horizon_days}d",
+        "engagement_score",
+    ]:
+        np.testing.assert_allclose(
+            mine[column].to_numpy(float), marts[column].to_numpy(float), rtol=1e-9, atol=1e-6, err_msg=column
+        )
+
+
+def metrics(connection: duckdb.DuckDBPyConnection) -> pd.Series:
+    frame = connection.execute(
+        "select model_name || '.' || statistic_name as name, value from marts.model_metrics where statistic_kind = 'metric' and segment_name is null"
+    ).df()
+    return frame.set_index("name").value
+
+
+def test_held_out_metrics_beat_their_baselines_on_the_sample(warehouse: duckdb.DuckDBPyConnection) -> None:
+    found = metrics(warehouse)
+    assert found["bgnbd.holdout_mae"] < found["bgnbd.naive_mae"]
+    assert found["churn.auc"] > found["churn.baseline_auc"]
+    assert 2 <= found["clusters.k"] <= 8
+    parameters = warehouse.execute(
+        "select value, standard_error from marts.model_metrics where statistic_kind = 'parameter' and model_name in ('bgnbd', 'gamma_gamma')"
+    ).df()
+    assert (parameters.value > 0).all() and (parameters.standard_error > 0).all()
+
+
+def test_every_customer_has_one_segment_per_predictive_family(warehouse: duckdb.DuckDBPyConnection) -> None:
+    counts = (
+        warehouse.execute(
+            """select segment_family, count(*) as rows, count(distinct customer_key) as customers
+        from marts.segment_memberships where segment_family in ('clv_band', 'churn_risk', 'cluster') group by all"""
+        )
+        .df()
+        .set_index("segment_family")
+    )
+    customers = warehouse.execute("select count(*) from marts.customer_segments").fetchone()[0]  # type: ignore[index]
+    assert sorted(counts.index) == sorted(FAMILIES)
+    assert (counts.rows == customers).all() and (counts.customers == customers).all()
+    unscored = warehouse.execute(
+        "select count(*) from marts.customer_predictions where clv_band = 'not_scored'"
+    ).fetchone()[0]  # type: ignore[index]
+    prospects = warehouse.execute("select count(*) from marts.customer_rfm where frequency = 0").fetchone()[0]  # type: ignore[index]
+    assert unscored == prospects
+    # the CLV bands hold their shares of the scored customers (ties aside)
+    bands = (
+        warehouse.execute(
+            "select clv_band, count(*) from marts.customer_predictions where clv_band != 'not_scored' group by all"
+        )
+        .df()
+        .set_index("clv_band")
+        .iloc[:, 0]
+    )
+    v = project_vars()
+    assert bands["high"] / bands.sum() == pytest.approx(v["clv_high_share"], abs=0.01)
+    # every predictive family is in the drift gate and the transitions' families
+    assert set(FAMILIES) <= set(v["drift_partition_families"])  # type: ignore[arg-type]
+
+
+def test_a_refit_gives_the_same_clusters_and_predictions(warehouse: duckdb.DuckDBPyConnection) -> None:
+    date = as_of(warehouse)
+    fits = pipeline.fit_all(warehouse, SOURCES, date, settings())  # type: ignore[arg-type]
+    stored = warehouse.execute("select * from intermediate.int_predictive__fits").df()
+    keys = ["model_name", "statistic_kind", "statistic_name", "segment_name"]
+    merged = fits.merge(stored, on=keys, suffixes=("", "_stored"), how="outer", indicator=True)
+    assert (merged._merge == "both").all()
+    np.testing.assert_allclose(merged.value, merged.value_stored, rtol=1e-6)
+    scores = pipeline.score_all(warehouse, SOURCES, date, settings(), fits)  # type: ignore[arg-type]
+    predictions = warehouse.execute(
+        "select customer_key, cluster_name, predicted_clv, churn_probability from marts.customer_predictions where cluster_name != 'not_scored' order by customer_key"
+    ).df()
+    assert scores.cluster_name.tolist() == predictions.cluster_name.tolist()
+    np.testing.assert_allclose(scores.predicted_clv, predictions.predicted_clv, rtol=1e-6)
+    np.testing.assert_allclose(scores.churn_probability, predictions.churn_probability, rtol=1e-6)
