@@ -78,22 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     from segments.predictive import features, pipeline
 
     v = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]
-    settings = pipeline.Settings(
-        horizon_days=int(v["predictive_horizon_days"]),
-        engagement_weights=dict(v["engagement_weights"]),
-        engagement_half_life_days=float(v["engagement_half_life_days"]),
-        fit_sample_customers=int(v["clv_fit_sample_customers"]),
-        churn_thresholds=(float(v["churn_high_threshold"]), float(v["churn_medium_threshold"])),
-        churn_holdout_share=float(v["churn_holdout_share"]),
-        churn_max_training_customers=int(v["churn_max_training_customers"]),
-        cluster_k_min=int(v["cluster_k_min"]),
-        cluster_k_max=int(v["cluster_k_max"]),
-        cluster_min_share=float(v["min_segment_share"]),
-        cluster_fit_sample_customers=int(v["cluster_fit_sample_customers"]),
-        cluster_silhouette_sample_customers=int(v["cluster_silhouette_sample_customers"]),
-        cluster_initialisations=int(v["cluster_initialisations"]),
-        seed=int(v["predictive_seed"]),
-    )
+    settings = pipeline.Settings.from_vars(v)
     connection = duckdb.connect()
     synthetic(connection, arguments.customers, 0.42)
     summary = features.customer_summaries(

@@ -4,6 +4,7 @@ simulated parameters, held-out accuracy against naive forecasts, stable clusters
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import duckdb
 import numpy as np
@@ -11,8 +12,8 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from segments.predictive import bgnbd, churn, clusters, features, gamma_gamma
-from segments.predictive.errors import FitError
+from segments.predictive import bgnbd, churn, clusters, features, gamma_gamma, pipeline
+from segments.predictive.errors import FitError, InadequateData
 from segments.predictive.mle import fit_positive
 
 # Fader, Hardie and Lee (2005): CDNOW estimates (weeks), and the Gamma-Gamma estimates of "RFM and CLV"
@@ -126,11 +127,12 @@ def test_probability_alive_is_one_without_repeats_and_falls_with_a_long_silence(
 
 
 def test_fits_fail_clearly_instead_of_returning_nans() -> None:
-    with pytest.raises(FitError, match="no customer made a repeat purchase"):
+    # too little or degenerate data is not a failure but a model not fitted (InadequateData)
+    with pytest.raises(InadequateData, match="no customer made a repeat purchase"):
         bgnbd.fit(np.zeros(10), np.zeros(10), np.full(10, 5.0))
     with pytest.raises(FitError, match=r"recency <= age"):
         bgnbd.fit(np.array([1.0]), np.array([9.0]), np.array([5.0]))
-    with pytest.raises(FitError, match="same mean spend"):
+    with pytest.raises(InadequateData, match="same mean spend"):
         gamma_gamma.fit(np.array([1.0, 2.0, 3.0]), np.array([10.0, 10.0, 10.0]))
     # a likelihood without a maximum (increasing for ever) diverges to the bound
     with pytest.raises(FitError, match=r"diverged|did not converge"):
@@ -179,7 +181,7 @@ def test_churn_model_beats_the_recency_only_baseline() -> None:
 
 def test_churn_fit_refuses_a_single_class() -> None:
     keys, frame, _ = churn_sample(500, seed=1)
-    with pytest.raises(FitError, match="all churned or all retained"):
+    with pytest.raises(InadequateData, match="all churned or all retained"):
         churn.fit(keys, frame, np.ones(500, dtype=bool), (0.5,), 0.3, 1000, seed=0)
 
 
@@ -220,7 +222,7 @@ def test_clusters_choose_k_by_silhouette_without_a_cluster_under_the_minimum_sha
     assert "lapsed_infrequent_low_spend" in fit.names[-1]
     profile = clusters.centroids_in_original_units(fit)
     assert profile.monetary.iloc[0] == pytest.approx(3000 * 1.0, rel=0.5)
-    with pytest.raises(FitError, match="minimum share"):
+    with pytest.raises(InadequateData, match="minimum share"):
         cluster_fit(keys, frame, min_share=0.7)
 
 
@@ -257,17 +259,20 @@ def toy_warehouse(
     connection.execute(
         "create table orders (customer_key varchar, ordered_at timestamp, order_status varchar, order_total decimal(18, 2))"
     )
-    connection.executemany("insert into orders values (?, ?, ?, ?)", orders)
+    frame = pd.DataFrame(orders, columns=["customer_key", "ordered_at", "order_status", "order_total"])
+    connection.execute("insert into orders select * from frame")
     connection.execute(
         """create table activity (customer_key varchar, activity_date date, page_views bigint, web_product_views bigint,
         email_opens bigint, app_product_views bigint default 0, web_add_to_carts bigint default 0,
         app_add_to_carts bigint default 0, web_purchases bigint default 0, app_purchases bigint default 0,
         app_opens bigint default 0, email_clicks bigint default 0)"""
     )
-    connection.executemany(
-        "insert into activity (customer_key, activity_date, page_views, web_product_views, email_opens) values (?, ?, ?, ?, ?)",
-        activity,
-    )
+    if activity:
+        connection.executemany(
+            "insert into activity (customer_key, activity_date, page_views, web_product_views, email_opens)"
+            " values (?, ?, ?, ?, ?)",
+            activity,
+        )
     return connection
 
 
@@ -345,3 +350,109 @@ def test_bgnbd_falls_back_to_nbd_when_dropout_is_not_identified() -> None:
     bg = bgnbd.log_likelihood(np.array([fit.r, fit.alpha, 1e-9, 1.0]), x, t_x, T)
     nbd = float(np.sum(bgnbd.nbd_log_likelihood_terms(np.array([fit.r, fit.alpha]), x, T)))
     assert bg == pytest.approx(nbd, abs=1e-3)
+
+
+AS_OF = dt.date(2026, 6, 30)
+
+
+def project_settings(**overrides: object) -> pipeline.Settings:
+    import yaml
+
+    from dbt_runner import PROJECT_ROOT
+
+    variables = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]
+    return pipeline.Settings.from_vars({**variables, **overrides})
+
+
+def test_the_dbt_models_pass_every_var_the_settings_read() -> None:
+    from dbt_runner import PROJECT_ROOT
+
+    macro = (PROJECT_ROOT / "macros" / "predictive" / "predictive_vars.sql").read_text()
+    listed = re.findall(r"^\s+'([a-z0-9_]+)',$", macro, flags=re.MULTILINE)
+    assert tuple(listed) == pipeline.VAR_NAMES
+
+
+def with_marts(connection: duckdb.DuckDBPyConnection, as_of: dt.date) -> duckdb.DuckDBPyConnection:
+    """customer_rfm and customer_engagement at as_of, from the point-in-time summaries (equal to
+    the marts, test_predictive_warehouse.py)."""
+    summary = features.customer_summaries(connection, "orders", "activity", as_of, WEIGHTS, 30.0, 90)
+    connection.register("summary", summary)
+    connection.execute(
+        """create or replace table customer_rfm as select customer_key, recency_days, frequency, monetary,
+        avg_order_value, tenure_days, frequency_90d from summary"""
+    )
+    connection.execute(
+        "create or replace table customer_engagement as select customer_key, engagement_score from summary"
+    )
+    return connection
+
+
+SOURCES = pipeline.Sources("orders", "activity", "customer_rfm", "customer_engagement")
+
+
+def synthetic_orders(customers: int, seed: int) -> list[tuple[str, str, str, float]]:
+    """Customers buying at personal Poisson rates from a start day over a year, some stopping."""
+    generator = np.random.default_rng(seed)
+    rows = []
+    for index in range(customers):
+        start = int(generator.integers(0, 330))
+        stop = 365 if generator.random() < 0.6 else int(generator.integers(start + 1, 366))
+        rate = generator.gamma(1.0, 1 / 40)
+        days = sorted(
+            {start, *(int(d) for d in generator.uniform(start, stop, generator.poisson(rate * (stop - start))))}
+        )
+        for day in days:
+            when = dt.datetime(2025, 7, 1, 12) + dt.timedelta(days=day)
+            rows.append((f"c{index:04d}", when.isoformat(" "), "completed", round(float(generator.gamma(3, 20)), 2)))
+    return rows
+
+
+def test_too_little_data_leaves_every_model_not_fitted_with_its_reason() -> None:
+    connection = with_marts(toy_warehouse(ORDERS, ACTIVITY), AS_OF)
+    fits = pipeline.fit_all(connection, SOURCES, AS_OF, project_settings(engagement_weights=WEIGHTS))
+    status = fits[fits.statistic_kind == "status"].set_index("model_name")
+    assert sorted(status.index) == sorted(pipeline.MODELS)
+    assert (status.statistic_name == "not_fitted").all() and (status.value == 0).all()
+    assert len(fits) == len(status)  # nothing but the status rows
+    # three buyers, one of them (a) with repeat purchases: each reason names its shortfall
+    assert status.reason["bgnbd"] == "1 customers with a repeat purchase, fewer than predictive_min_fit_customers (50)"
+    assert status.reason["gamma_gamma"].startswith("1 customers with a repeat purchase")
+    assert status.reason["churn"].startswith("3 customers had bought by the cut-off 2026-04-01")
+    assert status.reason["clusters"].startswith("3 buyers at the date")
+    scores = pipeline.score_all(connection, SOURCES, AS_OF, project_settings(engagement_weights=WEIGHTS), fits)
+    assert scores.customer_key.tolist() == ["a", "b", "c"]
+    assert (
+        scores[["expected_purchases", "expected_order_value", "predicted_clv", "churn_probability"]].isna().all().all()
+    )
+    assert scores.cluster_name.isna().all()
+
+
+def test_a_degenerate_model_is_not_fitted_while_the_others_are() -> None:
+    # nobody orders after the cut-off: churn has one class only; the value models and clusters fit
+    orders = [row for row in synthetic_orders(400, seed=3) if row[1] < "2026-04-01"]
+    connection = with_marts(toy_warehouse(orders, []), AS_OF)
+    fits = pipeline.fit_all(connection, SOURCES, AS_OF, project_settings(engagement_weights=WEIGHTS))
+    status = fits[fits.statistic_kind == "status"].set_index("model_name")
+    assert status.statistic_name.to_dict() == {
+        "bgnbd": "fitted",
+        "gamma_gamma": "fitted",
+        "churn": "not_fitted",
+        "clusters": "fitted",
+    }
+    assert "one churn class only" in status.reason["churn"]
+    scores = pipeline.score_all(connection, SOURCES, AS_OF, project_settings(engagement_weights=WEIGHTS), fits)
+    assert scores.churn_probability.isna().all()
+    assert scores.predicted_clv.notna().all() and scores.cluster_name.notna().all()
+
+
+def test_non_convergence_on_adequate_data_fails_naming_the_model_and_the_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    connection = with_marts(toy_warehouse(synthetic_orders(400, seed=3), []), AS_OF)
+    settings = project_settings(engagement_weights=WEIGHTS)
+    assert set(pipeline.fitted_models(pipeline.fit_all(connection, SOURCES, AS_OF, settings))) == set(pipeline.MODELS)
+
+    def diverging(*_: object) -> gamma_gamma.GammaGammaFit:
+        raise FitError("gamma_gamma: maximum likelihood did not converge (ABNORMAL)")
+
+    monkeypatch.setattr(gamma_gamma, "fit", diverging)
+    with pytest.raises(FitError, match=r"^gamma_gamma as of 2026-06-30: .*did not converge"):
+        pipeline.fit_all(connection, SOURCES, AS_OF, settings)

@@ -5,7 +5,6 @@ clusters."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import duckdb
@@ -32,23 +31,7 @@ def project_vars() -> dict[str, object]:
 
 
 def settings() -> pipeline.Settings:
-    v = project_vars()
-    return pipeline.Settings(
-        horizon_days=int(v["predictive_horizon_days"]),  # type: ignore[call-overload]
-        engagement_weights=json.loads(json.dumps(v["engagement_weights"])),
-        engagement_half_life_days=float(v["engagement_half_life_days"]),  # type: ignore[arg-type]
-        fit_sample_customers=int(v["clv_fit_sample_customers"]),  # type: ignore[call-overload]
-        churn_thresholds=(float(v["churn_high_threshold"]), float(v["churn_medium_threshold"])),  # type: ignore[arg-type]
-        churn_holdout_share=float(v["churn_holdout_share"]),  # type: ignore[arg-type]
-        churn_max_training_customers=int(v["churn_max_training_customers"]),  # type: ignore[call-overload]
-        cluster_k_min=int(v["cluster_k_min"]),  # type: ignore[call-overload]
-        cluster_k_max=int(v["cluster_k_max"]),  # type: ignore[call-overload]
-        cluster_min_share=float(v["min_segment_share"]),  # type: ignore[arg-type]
-        cluster_fit_sample_customers=int(v["cluster_fit_sample_customers"]),  # type: ignore[call-overload]
-        cluster_silhouette_sample_customers=int(v["cluster_silhouette_sample_customers"]),  # type: ignore[call-overload]
-        cluster_initialisations=int(v["cluster_initialisations"]),  # type: ignore[call-overload]
-        seed=int(v["predictive_seed"]),  # type: ignore[call-overload]
-    )
+    return pipeline.Settings.from_vars(project_vars())
 
 
 SOURCES = pipeline.Sources(

@@ -9,8 +9,9 @@
 }}
 {#-
     Every customer of the as-of date with the predictions of int_predictive__scores and the
-    three predictive families: clv_band, churn_risk and cluster_name ('not_scored' without a
-    qualifying order). History: each build replaces the rows of its as-of date.
+    three predictive families: clv_band, churn_risk and cluster_name, 'not_scored' without a
+    qualifying order or when the family's model was not fitted at the date (its scores are
+    null; model_metrics says why). History: each build replaces the rows of its as-of date.
 -#}
 -- depends_on: {{ ref('int_identity__erased_customer_keys') }}
 -- depends_on: {{ ref('int_history_dataset_guard') }}
@@ -30,20 +31,21 @@ clv_positions as (
         customer_key,
         cume_dist() over (order by predicted_clv desc) as clv_position
     from scores
+    where predicted_clv is not null
 ),
 
 customer_predictions as (
     select
         customer_rfm.as_of_date,
         customer_rfm.customer_key,
-        scores.repeat_purchases,
-        scores.expected_purchases,
-        scores.probability_alive,
-        scores.expected_order_value,
-        scores.predicted_clv,
-        scores.churn_probability,
+        cast(scores.repeat_purchases as bigint) as repeat_purchases,
+        cast(scores.expected_purchases as double) as expected_purchases,
+        cast(scores.probability_alive as double) as probability_alive,
+        cast(scores.expected_order_value as double) as expected_order_value,
+        cast(scores.predicted_clv as double) as predicted_clv,
+        cast(scores.churn_probability as double) as churn_probability,
         case
-            when scores.customer_key is null then 'not_scored'
+            when clv_positions.clv_position is null then 'not_scored'
             when clv_positions.clv_position <= {{ var('clv_high_share') }} then 'high'
             when
                 clv_positions.clv_position
@@ -52,12 +54,12 @@ customer_predictions as (
             else 'low'
         end as clv_band,
         case
-            when scores.customer_key is null then 'not_scored'
+            when scores.churn_probability is null then 'not_scored'
             when scores.churn_probability >= {{ var('churn_high_threshold') }} then 'high'
             when scores.churn_probability >= {{ var('churn_medium_threshold') }} then 'medium'
             else 'low'
         end as churn_risk,
-        coalesce(scores.cluster_name, 'not_scored') as cluster_name
+        coalesce(cast(scores.cluster_name as varchar), 'not_scored') as cluster_name
     from customer_rfm
     left join scores
         on customer_rfm.customer_key = scores.customer_key

@@ -8,7 +8,8 @@
 }}
 {#-
     The fitted parameters and held-out metrics of the predictive models per as-of date (the
-    long table of int_predictive__fits). History: each build replaces its as-of date.
+    long table of int_predictive__fits), with one status row per model (fitted or not_fitted,
+    and why). History: each build replaces its as-of date.
 -#}
 -- depends_on: {{ ref('int_history_dataset_guard') }}
 with
@@ -20,13 +21,14 @@ fits as (
 model_metrics as (
     select
         cast(as_of_date as date) as as_of_date,
-        model_name,
-        statistic_kind,
-        statistic_name,
-        segment_name,
-        threshold,
-        value,
-        standard_error
+        cast(model_name as varchar) as model_name,
+        cast(statistic_kind as varchar) as statistic_kind,
+        cast(statistic_name as varchar) as statistic_name,
+        cast(segment_name as varchar) as segment_name,
+        cast(threshold as double) as threshold,
+        cast(value as double) as value,
+        cast(standard_error as double) as standard_error,
+        cast(reason as varchar) as reason
     from fits
 )
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from segments.predictive.errors import FitError
+from segments.predictive.errors import FitError, InadequateData
 from segments.predictive.mle import FloatArray, MleResult, fit_positive
 
 PARAMETERS = ("r", "alpha", "a", "b")
@@ -93,7 +93,7 @@ def _validate(frequency: FloatArray, recency: FloatArray, age: FloatArray) -> No
     if not (frequency.shape == recency.shape == age.shape):
         raise FitError("bgnbd: frequency, recency and age must have the same length")
     if frequency.size == 0:
-        raise FitError("bgnbd: no customer with a purchase to fit")
+        raise InadequateData("no customer with a purchase to fit")
     if np.any(~np.isfinite(frequency)) or np.any(~np.isfinite(recency)) or np.any(~np.isfinite(age)):
         raise FitError("bgnbd: frequency, recency and age must be finite")
     if np.any(frequency < 0) or np.any(recency < 0) or np.any(recency > age):
@@ -103,11 +103,13 @@ def _validate(frequency: FloatArray, recency: FloatArray, age: FloatArray) -> No
 
 
 def fit(frequency: FloatArray, recency: FloatArray, age: FloatArray) -> BgNbdFit:
-    """Maximum likelihood fit of (r, alpha, a, b); FitError when it does not converge."""
+    """Maximum likelihood fit of (r, alpha, a, b); FitError when it does not converge.
+
+    InadequateData when no customer made a repeat purchase (nothing identifies the rates)."""
     frequency, recency, age = (np.asarray(v, dtype=np.float64) for v in (frequency, recency, age))
     _validate(frequency, recency, age)
     if not np.any(frequency > 0):
-        raise FitError("bgnbd: no customer made a repeat purchase; the dropout process is not identified")
+        raise InadequateData("no customer made a repeat purchase; the purchase rates are not identified")
     summary = np.stack([frequency, recency, age], axis=1)
     unique, counts = np.unique(summary, axis=0, return_counts=True)
     weights = counts.astype(np.float64)

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from segments.predictive.errors import FitError
+from segments.predictive.errors import FitError, InadequateData
 from segments.predictive.sampling import BUCKETS, key_buckets, sample_mask
 
 FloatArray = npt.NDArray[np.float64]
@@ -81,9 +81,9 @@ def fit(
     holdout = key_buckets(customer_keys.reset_index(drop=True), "churn_holdout") < int(BUCKETS * holdout_share)
     training = ~holdout
     if labels[training].all() or not labels[training].any():
-        raise FitError("churn: the training customers are all churned or all retained; nothing to learn")
+        raise InadequateData("the training customers are all churned or all retained (one churn class only)")
     if labels[holdout].all() or not labels[holdout].any():
-        raise FitError("churn: the held-out customers are all churned or all retained; the AUC is undefined")
+        raise InadequateData("the held-out customers are all churned or all retained (one class: no AUC)")
     matrix = design_matrix(features)
     keys = customer_keys.reset_index(drop=True)
     train_index = np.flatnonzero(training)

@@ -27,7 +27,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import davies_bouldin_score, silhouette_score
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from segments.predictive.errors import FitError
+from segments.predictive.errors import FitError, InadequateData
 from segments.predictive.sampling import sample_mask
 
 FloatArray = npt.NDArray[np.float64]
@@ -122,7 +122,7 @@ def fit(
     keys = customer_keys.iloc[order].reset_index(drop=True)
     matrix = design_matrix(features.iloc[order])
     if len(keys) <= k_max:
-        raise FitError(f"clusters: {len(keys)} customers are too few for k up to {k_max}")
+        raise InadequateData(f"{len(keys)} customers are too few for k up to {k_max}")
     means = matrix.mean(axis=0)
     scales = matrix.std(axis=0)
     scales = np.where(scales > 0, scales, 1.0)
@@ -151,9 +151,7 @@ def fit(
         if smallest[k] >= min_share and (best is None or silhouettes[k] > best[0]):
             best = (silhouettes[k], k, centroids)
     if best is None:
-        raise FitError(
-            f"clusters: no k in {k_min}..{k_max} keeps every cluster at or above the minimum share {min_share}"
-        )
+        raise InadequateData(f"no k in {k_min}..{k_max} keeps every cluster at or above the minimum share {min_share}")
     silhouette, k, centroids = best
     ordering, names = _order_and_name(centroids)
     ordered = centroids[ordering]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from segments.predictive.errors import FitError
+from segments.predictive.errors import FitError, InadequateData
 from segments.predictive.mle import FloatArray, fit_positive
 
 PARAMETERS = ("p", "q", "gamma")
@@ -87,11 +87,11 @@ def fit(frequency: FloatArray, mean_spend: FloatArray) -> GammaGammaFit:
     if x.shape != m.shape:
         raise FitError("gamma_gamma: frequency and mean spend must have the same length")
     if x.size < 2:
-        raise FitError("gamma_gamma: fewer than two customers with repeat orders to fit")
+        raise InadequateData("fewer than two customers with repeat orders to fit")
     if np.any(~np.isfinite(x)) or np.any(~np.isfinite(m)) or np.any(x < 1) or np.any(m <= 0):
         raise FitError("gamma_gamma: every customer needs at least one order and a positive finite mean spend")
     if np.allclose(m, m[0]):
-        raise FitError("gamma_gamma: every customer has the same mean spend; the spread is not identified")
+        raise InadequateData("every customer has the same mean spend; the spread is not identified")
 
     def negative(theta: FloatArray) -> float:
         return -log_likelihood(theta, x, m)
