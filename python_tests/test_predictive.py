@@ -367,8 +367,9 @@ def project_settings(**overrides: object) -> pipeline.Settings:
 def test_the_dbt_models_pass_every_var_the_settings_read() -> None:
     from dbt_runner import PROJECT_ROOT
 
-    macro = (PROJECT_ROOT / "macros" / "predictive" / "predictive_vars.sql").read_text()
-    listed = re.findall(r"^\s+'([a-z0-9_]+)',$", macro, flags=re.MULTILINE)
+    models = (PROJECT_ROOT / "models" / "intermediate" / "predictive" / "_predictive__models.yml").read_text()
+    block = models[models.index("predictive_vars: &predictive_vars") :].split("}) }}", 1)[0]
+    listed = re.findall(r"'([a-z0-9_]+)': var\('\1'\)", block)
     assert tuple(listed) == pipeline.VAR_NAMES
 
 

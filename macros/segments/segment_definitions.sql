@@ -168,3 +168,142 @@
     {%- endfor -%}
     {{ return(described | join('; ')) }}
 {%- endmacro %}
+
+{#-
+    The predictive families' fixed segments (customer_predictions: clv_band, churn_risk, and
+    the cluster family's not_scored): name, display label, what it means for a marketer, the
+    rule in words and the vars it reads. The discovered clusters are described from their
+    profile by cluster_catalog_rows().
+-#}
+{% macro predictive_segments() -%}
+    {%- set clv_vars = ['clv_high_share', 'clv_medium_share', 'predictive_horizon_days'] -%}
+    {%- set churn_vars = ['churn_high_threshold', 'churn_medium_threshold', 'predictive_horizon_days'] -%}
+    {%- set not_scored = 'No qualifying order by the as-of date, or the model was not fitted at that date (too little or degenerate data: model_metrics, statistic_kind status, says why).' -%}
+    {{ return([
+        {'family': 'clv_band', 'name': 'high', 'label': 'High predicted value',
+         'description': 'Expected to spend the most over the coming months (top predicted lifetime value): protect and grow them with loyalty perks and premium offers; do not discount.',
+         'rule': 'Predicted CLV over the next predictive_horizon_days days in the top clv_high_share of scored buyers (BG/NBD expected purchases times Gamma-Gamma expected order value).',
+         'vars': clv_vars},
+        {'family': 'clv_band', 'name': 'medium', 'label': 'Medium predicted value',
+         'description': 'Expected to keep buying at a moderate level: cross-sell and recommendations can move them up.',
+         'rule': 'Predicted CLV in the next clv_medium_share of scored buyers below the high band.',
+         'vars': clv_vars},
+        {'family': 'clv_band', 'name': 'low', 'label': 'Low predicted value',
+         'description': 'Little spend expected over the coming months: low-cost channels only, or a reactivation test.',
+         'rule': 'Predicted CLV below the medium band.',
+         'vars': clv_vars},
+        {'family': 'clv_band', 'name': 'not_scored', 'label': 'Value not scored',
+         'description': 'No lifetime value predicted: never bought, or too little history to fit the model. Use the rule-based segments instead.',
+         'rule': not_scored, 'vars': ['predictive_min_fit_customers']},
+        {'family': 'churn_risk', 'name': 'high', 'label': 'High churn risk',
+         'description': 'Likely to place no order over the coming months: act now with a reactivation offer, weighed against their predicted value.',
+         'rule': 'Probability of no qualifying order in the next predictive_horizon_days days at or above churn_high_threshold (logistic regression trained as of the date minus the horizon).',
+         'vars': churn_vars},
+        {'family': 'churn_risk', 'name': 'medium', 'label': 'Medium churn risk',
+         'description': 'May drift away: a reminder, recommendations or a small incentive.',
+         'rule': 'Churn probability at or above churn_medium_threshold and below churn_high_threshold.',
+         'vars': churn_vars},
+        {'family': 'churn_risk', 'name': 'low', 'label': 'Low churn risk',
+         'description': 'Expected to keep ordering: no retention spend needed.',
+         'rule': 'Churn probability below churn_medium_threshold.',
+         'vars': churn_vars},
+        {'family': 'churn_risk', 'name': 'not_scored', 'label': 'Churn risk not scored',
+         'description': 'No churn risk scored: never bought, or too little history to train the model. Use recency-based segments instead.',
+         'rule': not_scored, 'vars': ['predictive_min_fit_customers']},
+        {'family': 'cluster', 'name': 'not_scored', 'label': 'Not clustered',
+         'description': 'Not placed in a discovered archetype: never bought, or too few customers to cluster.',
+         'rule': not_scored, 'vars': ['predictive_min_fit_customers']},
+    ]) }}
+{%- endmacro %}
+
+{#-
+    The predictive families' catalog rows (segment_family, segment_name, segment_label,
+    description, rule_in_words, vars_used): the fixed rows of predictive_segments() and one row
+    per cluster of cluster_profiles (the import CTE named by the argument; one row per
+    cluster_name). A cluster's name is read word by word (recency, frequency, spend, then
+    engaged or unengaged, then a number for a repeated name: macro centroid_name in
+    src/segments/predictive/clusters.py) into its label and marketer description; its rule is
+    its centroid in original units.
+-#}
+{% macro predictive_catalog_rows(cluster_profiles) -%}
+    {%- set phrases = {
+        'recent': ['Recent', 'bought recently'],
+        'cooling': ['Cooling', 'last bought a while ago'],
+        'lapsed': ['Lapsed', 'have not bought for a long time'],
+        'frequent': ['frequent', 'order often'],
+        'regular': ['regular', 'order at an average rate'],
+        'infrequent': ['infrequent', 'order rarely'],
+        'high': ['high spend', 'spend the most'],
+        'mid': ['mid spend', 'spend about the average'],
+        'low': ['low spend', 'spend little'],
+        'engaged': ['engaged', 'interact a lot (visits, opens, clicks)'],
+        'unengaged': ['unengaged', 'hardly interact'],
+    } -%}
+    {%- set advice = {
+        'recent': 'Keep them buying: cross-sell, loyalty perks and referrals.',
+        'cooling': 'Nudge them before they lapse: reminders and recommendations.',
+        'lapsed': 'Try a win-back offer, or leave them out of paid campaigns.',
+    } -%}
+    {%- set cluster_vars = ['cluster_k_min', 'cluster_k_max', 'min_segment_share'] -%}
+    {%- for segment in predictive_segments() %}
+    {{ 'union all' if not loop.first }}
+    select
+        {{ sql_string(segment.family) }} as segment_family,
+        {{ sql_string(segment.name) }} as segment_name,
+        {{ sql_string(segment.label) }} as segment_label,
+        {{ sql_string(segment.description) }} as description,
+        {{ sql_string(segment.rule) }} as rule_in_words,
+        {{ sql_string(describe_vars(segment.vars)) }} as vars_used
+    {%- endfor %}
+    union all
+    select
+        'cluster' as segment_family,
+        cluster_words.cluster_name as segment_name,
+        {{ word_case('cluster_words.recency_word', phrases, 0) }}
+        || ', ' || {{ word_case('cluster_words.frequency_word', phrases, 0) }}
+        || ', ' || {{ word_case('cluster_words.spend_word', phrases, 0) }}
+        || coalesce(', ' || {{ word_case('cluster_words.engagement_word', phrases, 0) }}, '')
+        || coalesce(' (' || cluster_words.repeat_number || ')', '') as segment_label,
+        'A discovered archetype (k-means): customers who '
+        || {{ word_case('cluster_words.recency_word', phrases, 1) }}
+        || ', ' || {{ word_case('cluster_words.frequency_word', phrases, 1) }}
+        || coalesce(', ' || {{ word_case('cluster_words.engagement_word', phrases, 1) }}, '')
+        || ' and ' || {{ word_case('cluster_words.spend_word', phrases, 1) }} || '. '
+        || {{ word_case('cluster_words.recency_word', advice, none) }} as description,
+        'Nearest centroid of the k-means fit of the as-of date; centroid ('
+        || cast(cluster_words.as_of_date as varchar) || '): recency '
+        || cast(round(cluster_words.centroid_recency_days) as varchar) || ' days, frequency '
+        || cast(round(cluster_words.centroid_frequency, 1) as varchar) || ', monetary '
+        || cast(round(cluster_words.centroid_monetary, 2) as varchar) || ', average order value '
+        || cast(round(cluster_words.centroid_avg_order_value, 2) as varchar)
+        || ', engagement score '
+        || cast(round(cluster_words.centroid_engagement_score, 1) as varchar)
+        || '.' as rule_in_words,
+        {{ sql_string(describe_vars(cluster_vars)) }} as vars_used
+    from (
+        select
+            *,
+            split_part(cluster_name, '_', 1) as recency_word,
+            split_part(cluster_name, '_', 2) as frequency_word,
+            split_part(cluster_name, '_', 3) as spend_word,
+            case
+                when split_part(cluster_name, '_', 5) in ('engaged', 'unengaged')
+                    then split_part(cluster_name, '_', 5)
+            end as engagement_word,
+            case
+                when split_part(cluster_name, '_', 5) in ('engaged', 'unengaged')
+                    then nullif(split_part(cluster_name, '_', 6), '')
+                else nullif(split_part(cluster_name, '_', 5), '')
+            end as repeat_number
+        from {{ cluster_profiles }}
+    ) as cluster_words
+{%- endmacro %}
+
+{#- A case over a word column: the phrase at position (or the text itself) of each word. -#}
+{% macro word_case(column, phrases, position) -%}
+    case {{ column }}
+        {%- for word, phrase in phrases.items() %}
+        when {{ sql_string(word) }} then {{ sql_string(phrase if position is none else phrase[position]) }}
+        {%- endfor %}
+    end
+{%- endmacro %}

@@ -18,8 +18,7 @@ predictive_segments as (
     select
         segment_family,
         segment_name,
-        upper(left(replace(segment_name, '_', ' '), 1))
-        || substr(replace(segment_name, '_', ' '), 2) as segment_label,
+        segment_label,
         description,
         rule_in_words,
         vars_used

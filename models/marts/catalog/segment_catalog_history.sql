@@ -22,8 +22,22 @@ as_of_dates as (
     select * from {{ ref('int_as_of_date') }}
 ),
 
+cluster_profiles as (
+    select * from {{ ref('cluster_profiles') }}
+),
+
+-- the clusters discovered at the date being built
+current_profiles as (
+    select cluster_profiles.*
+    from cluster_profiles
+    inner join as_of_dates
+        on cluster_profiles.as_of_date = as_of_dates.as_of_date
+),
+
 catalog_entries as (
     {{ segment_catalog_rows('segment_map') }}
+    union all
+    {{ predictive_catalog_rows('current_profiles') }}
 ),
 
 catalog_history as (
