@@ -1,19 +1,26 @@
 """The predictive models inside the sample warehouse (the session fixture, opened read-only):
 point-in-time summaries equal the feature marts at the as-of date, the metrics beat their
 baselines, every customer has one segment per predictive family, and a refit gives the same
-clusters."""
+clusters. And in a tiny hand-made warehouse (a few customers, no repeat buyer, built once for
+the module, the predictive subgraph only): every model builds, nothing is scored, each model
+says why, and the warn test fires."""
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import json
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from dbt_runner import PROJECT_ROOT
+from dbt_runner import PROJECT_ROOT, build_warehouse
 from segments.predictive import features, pipeline
 
 FAMILIES = ("clv_band", "churn_risk", "cluster")
@@ -141,3 +148,117 @@ def test_a_refit_gives_the_same_clusters_and_predictions(warehouse: duckdb.DuckD
     assert scores.cluster_name.tolist() == predictions.cluster_name.tolist()
     np.testing.assert_allclose(scores.predicted_clv, predictions.predicted_clv, rtol=1e-6)
     np.testing.assert_allclose(scores.churn_probability, predictions.churn_probability, rtol=1e-6)
+
+
+# a few customers, each with one order at most: no repeat purchase anywhere
+TINY_CUSTOMERS = ["c-1", "c-2", "c-3", "c-4", "c-5"]
+TINY_ORDERS = [("o-1", "c-1", "2026-01-10"), ("o-2", "c-2", "2026-03-05"), ("o-3", "c-3", "2026-06-20")]
+
+
+def tiny_raw(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    pq.write_table(
+        pa.table(
+            {
+                "customer_id": TINY_CUSTOMERS,
+                "email": [f"{c}@mail.test" for c in TINY_CUSTOMERS],
+                "created_at": pa.array([dt.datetime(2025, 12, 1)] * 5, pa.timestamp("us")),
+                "updated_at": pa.array([dt.datetime(2025, 12, 1)] * 5, pa.timestamp("us")),
+            }
+        ),
+        folder / "customers.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "order_id": [o for o, _, _ in TINY_ORDERS],
+                "customer_id": [c for _, c, _ in TINY_ORDERS],
+                "ordered_at": pa.array([dt.datetime.fromisoformat(d) for _, _, d in TINY_ORDERS], pa.timestamp("us")),
+                "status": ["completed"] * 3,
+                "order_total": pa.array([decimal.Decimal("25.00")] * 3, pa.decimal128(18, 2)),
+            }
+        ),
+        folder / "orders.parquet",
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[duckdb.DuckDBPyConnection, Path]:
+    work_dir = tmp_path_factory.mktemp("tiny_predictive")
+    database = build_warehouse(tiny_raw(work_dir / "raw"), work_dir, select="+tag:predictive +segment_sizes")
+    return duckdb.connect(str(database), read_only=True), work_dir
+
+
+def test_too_little_data_builds_every_predictive_model_with_nothing_scored(
+    tiny_warehouse: tuple[duckdb.DuckDBPyConnection, Path],
+) -> None:
+    connection, work_dir = tiny_warehouse
+    # every predictive model and every one of their tests ran; the only warning is the one below
+    results = json.loads((work_dir / "target" / "run_results.json").read_text())["results"]
+    statuses = {r["unique_id"].split(".")[2]: r["status"] for r in results}
+    for model in ["int_predictive__fits", "int_predictive__scores", "customer_predictions", "model_metrics"]:
+        assert statuses[model] == "success", model
+    assert statuses["cluster_profiles"] == "success" and statuses["int_predictive__segment_catalog"] == "success"
+    warned = {name for name, status in statuses.items() if status == "warn"}
+    assert "assert_predictive_models_fitted" in warned
+    assert "assert_churn_model_beats_recency_baseline" not in warned
+    assert all(status in {"success", "pass", "warn"} for status in statuses.values()), statuses
+    # five customers, three of them buyers: every family is not_scored for everyone
+    predictions = connection.execute(
+        "select clv_band, churn_risk, cluster_name, predicted_clv, churn_probability from marts.customer_predictions"
+    ).df()
+    assert len(predictions) == 5
+    assert (predictions[["clv_band", "churn_risk", "cluster_name"]] == "not_scored").all().all()
+    assert predictions[["predicted_clv", "churn_probability"]].isna().all().all()
+    memberships = connection.execute(
+        """select segment_family, segment_name, count(*) from marts.segment_memberships
+        where segment_family in ('clv_band', 'churn_risk', 'cluster') group by all order by 1"""
+    ).fetchall()
+    assert memberships == [(family, "not_scored", 5) for family in sorted(FAMILIES)]
+    assert connection.execute("select count(*) from marts.cluster_profiles").fetchone() == (0,)
+
+
+def test_too_little_data_says_why_each_model_was_not_fitted(
+    tiny_warehouse: tuple[duckdb.DuckDBPyConnection, Path],
+) -> None:
+    connection, _ = tiny_warehouse
+    rows = connection.execute(
+        "select model_name, statistic_kind, statistic_name, value, reason from marts.model_metrics order by 1"
+    ).fetchall()
+    minimum = project_vars()["predictive_min_fit_customers"]
+    assert rows == [
+        (
+            "bgnbd",
+            "status",
+            "not_fitted",
+            0.0,
+            f"0 customers with a repeat purchase, fewer than predictive_min_fit_customers ({minimum})",
+        ),
+        (
+            "churn",
+            "status",
+            "not_fitted",
+            0.0,
+            f"2 customers had bought by the cut-off 2026-03-22, fewer than predictive_min_fit_customers ({minimum})",
+        ),
+        (
+            "clusters",
+            "status",
+            "not_fitted",
+            0.0,
+            f"3 buyers at the date, fewer than predictive_min_fit_customers ({minimum})",
+        ),
+        (
+            "gamma_gamma",
+            "status",
+            "not_fitted",
+            0.0,
+            f"0 customers with a repeat purchase, fewer than predictive_min_fit_customers ({minimum})",
+        ),
+    ]
+    # the warning's stored failures name each model with its reason
+    warned = connection.execute(
+        "select model_name, reason from dbt_test__audit.assert_predictive_models_fitted order by 1"
+    ).fetchall()
+    assert warned == [(model, reason) for model, _, _, _, reason in rows]

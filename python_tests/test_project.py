@@ -46,6 +46,17 @@ def test_every_model_is_in_exactly_one_layer(work_dir: Path, layer_models: dict[
     assert "int_as_of_date" in layer_models["features"] and "segment_drift" in layer_models["quality"]
 
 
+def test_the_predictive_selector_is_the_predictive_folders_within_the_segments_layer(
+    work_dir: Path, layer_models: dict[str, list[str]]
+) -> None:
+    predictive = list_models(["--selector", "predictive"], work_dir)
+    in_folders = sorted(
+        path.stem for path in (PROJECT_ROOT / "models").glob("*/predictive/*.*") if path.suffix in {".sql", ".py"}
+    )
+    assert predictive == in_folders and "customer_predictions" in predictive
+    assert set(predictive) <= set(layer_models["segments"])
+
+
 def test_as_of_rebuild_is_int_as_of_date_and_everything_downstream(work_dir: Path) -> None:
     rebuilt = list_models(["--selector", "as_of_rebuild"], work_dir)
     assert rebuilt == list_models(["--select", "int_as_of_date+"], work_dir)

@@ -34,11 +34,14 @@ attributed_email_events as (
     select * from {{ ref('int_email_events_attributed') }}
 ),
 
+-- every family, the predictive ones included; not_scored (a predictive family without a
+-- score: no order, or no model fitted at the date) is not an audience a campaign can target
 current_memberships as (
     select segment_memberships.*
     from segment_memberships
     inner join as_of_dates
         on segment_memberships.as_of_date = as_of_dates.as_of_date
+    where segment_memberships.segment_name != 'not_scored'
 ),
 
 unsubscribed_customers as (

@@ -26,7 +26,7 @@ model_metrics as (
         cast(statistic_name as varchar) as statistic_name,
         cast(segment_name as varchar) as segment_name,
         cast(threshold as double) as threshold,
-        cast(value as double) as value,
+        cast(value as double) as value,  -- noqa: RF04
         cast(standard_error as double) as standard_error,
         cast(reason as varchar) as reason
     from fits
