@@ -260,7 +260,8 @@ def toy_warehouse(
         "create table orders (customer_key varchar, ordered_at timestamp, order_status varchar, order_total decimal(18, 2))"
     )
     frame = pd.DataFrame(orders, columns=["customer_key", "ordered_at", "order_status", "order_total"])
-    connection.execute("insert into orders select * from frame")
+    connection.register("order_rows", frame)
+    connection.execute("insert into orders select * from order_rows")
     connection.execute(
         """create table activity (customer_key varchar, activity_date date, page_views bigint, web_product_views bigint,
         email_opens bigint, app_product_views bigint default 0, web_add_to_carts bigint default 0,
@@ -457,3 +458,21 @@ def test_non_convergence_on_adequate_data_fails_naming_the_model_and_the_date(mo
     monkeypatch.setattr(gamma_gamma, "fit", diverging)
     with pytest.raises(FitError, match=r"^gamma_gamma as of 2026-06-30: .*did not converge"):
         pipeline.fit_all(connection, SOURCES, AS_OF, settings)
+
+
+def test_samples_are_fixed_by_key_whatever_the_row_order_and_independent_across_purposes() -> None:
+    from segments.predictive.sampling import key_buckets, sample_mask
+
+    keys = pd.Series([f"{i:032x}" for i in range(100_000)])
+    shuffled = keys.sample(frac=1.0, random_state=1)
+    first = pd.Series(key_buckets(keys, "clv_fit"), index=keys)
+    assert (pd.Series(key_buckets(shuffled, "clv_fit"), index=shuffled).loc[keys] == first).all()
+    fit = sample_mask(keys, 20_000, "clv_fit")
+    held = sample_mask(keys, 30_000, "churn_holdout")
+    assert fit.sum() == pytest.approx(20_000, rel=0.03) and held.sum() == pytest.approx(30_000, rel=0.03)
+    # independent purposes: the overlap is the product of the shares, within sampling error
+    assert (fit & held).mean() == pytest.approx(0.2 * 0.3, abs=0.004)
+    # buckets are uniform (chi-square over 10 groups of 1,000 buckets)
+    counts = np.bincount(first.to_numpy() // 1000, minlength=10)
+    assert stats.chisquare(counts).pvalue > 0.001
+    assert sample_mask(keys[:10], 50, "clv_fit").all()  # fewer keys than the limit: all of them

@@ -7,20 +7,18 @@ says why, and the warn test fires."""
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
+import csv
 import json
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from dbt_runner import PROJECT_ROOT, build_warehouse
+from segments.contract import TABLES_BY_NAME
 from segments.predictive import features, pipeline
 
 FAMILIES = ("clv_band", "churn_risk", "cluster")
@@ -155,30 +153,32 @@ TINY_CUSTOMERS = ["c-1", "c-2", "c-3", "c-4", "c-5"]
 TINY_ORDERS = [("o-1", "c-1", "2026-01-10"), ("o-2", "c-2", "2026-03-05"), ("o-3", "c-3", "2026-06-20")]
 
 
+def write_csv(folder: Path, table: str, rows: list[dict[str, object]]) -> None:
+    columns = TABLES_BY_NAME[table].column_names
+    with open(folder / f"{table}.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({column: row.get(column) for column in columns})
+
+
 def tiny_raw(folder: Path) -> Path:
     folder.mkdir(parents=True)
-    pq.write_table(
-        pa.table(
-            {
-                "customer_id": TINY_CUSTOMERS,
-                "email": [f"{c}@mail.test" for c in TINY_CUSTOMERS],
-                "created_at": pa.array([dt.datetime(2025, 12, 1)] * 5, pa.timestamp("us")),
-                "updated_at": pa.array([dt.datetime(2025, 12, 1)] * 5, pa.timestamp("us")),
-            }
-        ),
-        folder / "customers.parquet",
+    write_csv(
+        folder,
+        "customers",
+        [
+            {"customer_id": c, "email": f"{c}@mail.test", "created_at": "2025-12-01", "updated_at": "2025-12-01"}
+            for c in TINY_CUSTOMERS
+        ],
     )
-    pq.write_table(
-        pa.table(
-            {
-                "order_id": [o for o, _, _ in TINY_ORDERS],
-                "customer_id": [c for _, c, _ in TINY_ORDERS],
-                "ordered_at": pa.array([dt.datetime.fromisoformat(d) for _, _, d in TINY_ORDERS], pa.timestamp("us")),
-                "status": ["completed"] * 3,
-                "order_total": pa.array([decimal.Decimal("25.00")] * 3, pa.decimal128(18, 2)),
-            }
-        ),
-        folder / "orders.parquet",
+    write_csv(
+        folder,
+        "orders",
+        [
+            {"order_id": o, "customer_id": c, "ordered_at": d, "status": "completed", "order_total": "25.00"}
+            for o, c, d in TINY_ORDERS
+        ],
     )
     return folder
 

@@ -49,10 +49,30 @@ drift_acknowledgements as (
     select * from {{ ref('drift_acknowledgements') }}
 ),
 
+-- a date on which a predictive family scored nobody (every customer not_scored: its model
+-- was not fitted, too little data) is no date of that family here: the gate compares the
+-- dates its model was fitted on, so a model fitted for the first time does not fail it
+unscored_family_dates as (
+    select
+        segment_family,
+        as_of_date
+    from segment_sizes
+    group by segment_family, as_of_date
+    having
+        max(case when segment_name = 'not_scored' then 1 else 0 end) = 1
+        and sum(case when segment_name != 'not_scored' then customers else 0 end) = 0
+),
+
 compared_sizes as (
-    select * from segment_sizes
+    select segment_sizes.*
+    from segment_sizes
+    left join unscored_family_dates
+        on
+            segment_sizes.segment_family = unscored_family_dates.segment_family
+            and segment_sizes.as_of_date = unscored_family_dates.as_of_date
     where
-        segment_family in (
+        unscored_family_dates.as_of_date is null
+        and segment_sizes.segment_family in (
             {%- for family in partition_families + overlapping_families %}
                 '{{ family }}'{{ ',' if not loop.last }}
             {%- endfor %}

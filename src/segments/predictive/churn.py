@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from segments.predictive.errors import FitError, InadequateData
-from segments.predictive.sampling import BUCKETS, key_buckets, sample_mask
+from segments.predictive.sampling import BUCKETS, key_hashes, mask_below, salted_buckets
 
 FloatArray = npt.NDArray[np.float64]
 FEATURES = (
@@ -78,16 +78,16 @@ def fit(
     labels = np.asarray(churned, dtype=bool)
     if len(customer_keys) != len(features) or len(features) != labels.size:
         raise FitError("churn: keys, features and labels must have the same length")
-    holdout = key_buckets(customer_keys.reset_index(drop=True), "churn_holdout") < int(BUCKETS * holdout_share)
+    hashes = key_hashes(customer_keys.reset_index(drop=True))
+    holdout = salted_buckets(hashes, "churn_holdout") < int(BUCKETS * holdout_share)
     training = ~holdout
     if labels[training].all() or not labels[training].any():
         raise InadequateData("the training customers are all churned or all retained (one churn class only)")
     if labels[holdout].all() or not labels[holdout].any():
         raise InadequateData("the held-out customers are all churned or all retained (one class: no AUC)")
     matrix = design_matrix(features)
-    keys = customer_keys.reset_index(drop=True)
     train_index = np.flatnonzero(training)
-    sampled = sample_mask(keys.iloc[train_index], max_training_customers, "churn_training")
+    sampled = mask_below(salted_buckets(hashes[train_index], "churn_training"), max_training_customers)
     train_index = train_index[sampled]
     means = matrix[train_index].mean(axis=0)
     scales = matrix[train_index].std(axis=0)

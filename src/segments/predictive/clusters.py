@@ -28,7 +28,7 @@ from sklearn.metrics import davies_bouldin_score, silhouette_score
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from segments.predictive.errors import FitError, InadequateData
-from segments.predictive.sampling import sample_mask
+from segments.predictive.sampling import key_hashes, mask_below, salted_buckets
 
 FloatArray = npt.NDArray[np.float64]
 FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "engagement_score")
@@ -62,8 +62,10 @@ def design_matrix(features: pd.DataFrame) -> FloatArray:
 
 
 def _nearest(points: FloatArray, centroids: FloatArray) -> npt.NDArray[np.int64]:
-    distances = ((points[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
-    result: npt.NDArray[np.int64] = np.argmin(distances, axis=1)
+    # squared distance less the point's own squared norm (the same for every centroid):
+    # |c|^2 - 2 x.c, one matrix product instead of an n x k x d array
+    scores = np.einsum("kd,kd->k", centroids, centroids)[None, :] - 2.0 * (points @ centroids.T)
+    result: npt.NDArray[np.int64] = np.argmin(scores, axis=1)
     return result
 
 
@@ -127,8 +129,9 @@ def fit(
     scales = matrix.std(axis=0)
     scales = np.where(scales > 0, scales, 1.0)
     standardised = (matrix - means) / scales
-    fit_rows = standardised[sample_mask(keys, max_fit_customers, "cluster_fit")]
-    silhouette_rows = sample_mask(keys, max_silhouette_customers, "cluster_silhouette")
+    hashes = key_hashes(keys)
+    fit_rows = standardised[mask_below(salted_buckets(hashes, "cluster_fit"), max_fit_customers)]
+    silhouette_rows = mask_below(salted_buckets(hashes, "cluster_silhouette"), max_silhouette_customers)
     silhouette_points = standardised[silhouette_rows]
     distinct = np.unique(fit_rows, axis=0).shape[0]
     silhouettes: dict[int, float] = {}
