@@ -117,7 +117,34 @@ def fit(
     initialisations: int,
     seed: int,
 ) -> ClusterFit:
-    """Choose k by silhouette among the k whose clusters all hold at least min_share; FitError if none."""
+    """Choose k by silhouette among the k whose clusters all hold at least min_share; InadequateData if none."""
+    # one OpenMP and one BLAS thread: on samples this small, threads spinning on shared cores
+    # cost more CPU than they save
+    with threadpool_limits(limits=1):
+        return _fit(
+            customer_keys,
+            features,
+            k_min,
+            k_max,
+            min_share,
+            max_fit_customers,
+            max_silhouette_customers,
+            initialisations,
+            seed,
+        )
+
+
+def _fit(
+    customer_keys: pd.Series,
+    features: pd.DataFrame,
+    k_min: int,
+    k_max: int,
+    min_share: float,
+    max_fit_customers: int,
+    max_silhouette_customers: int,
+    initialisations: int,
+    seed: int,
+) -> ClusterFit:
     if k_min < 2 or k_max < k_min:
         raise FitError(f"clusters: need 2 <= k_min <= k_max, got {k_min} and {k_max}")
     order = np.argsort(customer_keys.astype(str).to_numpy(), kind="stable")
@@ -140,9 +167,7 @@ def fit(
     for k in range(k_min, k_max + 1):
         if distinct < k:
             break
-        # one OpenMP thread: on a small sample, threads spinning on shared cores cost more than they give
-        with threadpool_limits(limits=1, user_api="openmp"):
-            model = KMeans(n_clusters=k, n_init=initialisations, random_state=seed).fit(fit_rows)
+        model = KMeans(n_clusters=k, n_init=initialisations, random_state=seed).fit(fit_rows)
         centroids = np.asarray(model.cluster_centers_, dtype=np.float64)
         everyone = _nearest(standardised, centroids)
         shares = np.bincount(everyone, minlength=k) / everyone.size
@@ -178,10 +203,14 @@ def fit(
 def assign(fit: ClusterFit, features: pd.DataFrame, chunk: int = 200_000) -> npt.NDArray[np.object_]:
     """The cluster name of each row: its nearest centroid."""
     standardised = (design_matrix(features) - fit.means) / fit.scales
-    labels = np.concatenate(
-        [_nearest(standardised[start : start + chunk], fit.centroids) for start in range(0, len(standardised), chunk)]
-        or [np.zeros(0, dtype=np.int64)]
-    )
+    with threadpool_limits(limits=1):
+        labels = np.concatenate(
+            [
+                _nearest(standardised[start : start + chunk], fit.centroids)
+                for start in range(0, len(standardised), chunk)
+            ]
+            or [np.zeros(0, dtype=np.int64)]
+        )
     names: npt.NDArray[np.object_] = np.asarray(fit.names, dtype=object)[labels]
     return names
 
