@@ -269,7 +269,12 @@
         || ', ' || {{ word_case('cluster_words.frequency_word', phrases, 1) }}
         || coalesce(', ' || {{ word_case('cluster_words.engagement_word', phrases, 1) }}, '')
         || ' and ' || {{ word_case('cluster_words.spend_word', phrases, 1) }} || '. '
-        || {{ word_case('cluster_words.recency_word', advice, none) }} as description,
+        || {{ word_case('cluster_words.recency_word', advice, none) }}
+        || coalesce(
+            ' One of several clusters alike in these words (number '
+            || cluster_words.repeat_number || '): their centroids (rule_in_words) tell them apart.',
+            ''
+        ) as description,
         'Nearest centroid of the k-means fit of the as-of date; centroid ('
         || cast(cluster_words.as_of_date as varchar) || '): recency '
         || cast(round(cluster_words.centroid_recency_days) as varchar) || ' days, frequency '
