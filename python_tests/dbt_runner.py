@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,9 @@ BIN = Path(sys.executable).parent
 PARSE_CACHE_VARIABLE = "SEGMENTS_TEST_PARSE_CACHE"
 PARSE_STATE = "partial_parse.msgpack"
 PARSE_KEY = "partial_parse.vars"
+SUBPROCESS_VARIABLE = "SEGMENTS_TEST_DBT_SUBPROCESS"
+LOG_VARIABLE = "SEGMENTS_TEST_DBT_LOG"
+LOG_FILE_VARIABLE = "SEGMENTS_TEST_DBT_LOG_FILE"
 
 
 def parse_key(dbt_vars: Mapping[str, Any] | None) -> str:
@@ -88,19 +93,17 @@ def run_dbt(
     dbt_vars: Mapping[str, Any] | None = None,
     check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``dbt <arguments>`` in the project; raise with dbt's output when check fails."""
-    command = [str(BIN / "dbt"), *arguments]
-    if dbt_vars:
-        command += ["--vars", json.dumps(dict(dbt_vars))]
+    """Run ``dbt <arguments>`` in the project; raise with dbt's output when check fails.
+
+    dbt runs in this process (see in_process_dbt), unless SEGMENTS_TEST_DBT_SUBPROCESS is
+    set, which runs the ``dbt`` command instead (the same results, slower)."""
     reuse_parse(work_dir / "target", dbt_vars)
-    result = subprocess.run(
-        command,
-        cwd=PROJECT_ROOT,
-        env=dbt_environment(database, work_dir),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    started, cpu = time.perf_counter(), time.process_time() + children_cpu()
+    if os.environ.get(SUBPROCESS_VARIABLE):
+        result = subprocess_dbt(arguments, database, work_dir, dbt_vars)
+    else:
+        result = in_process_dbt(arguments, database, work_dir, dbt_vars)
+    log_invocation(arguments, dbt_vars, result.returncode, time.perf_counter() - started, cpu)
     keep_parse(work_dir / "target", dbt_vars)
     if check and result.returncode != 0:
         raise AssertionError(
@@ -109,11 +112,126 @@ def run_dbt(
     return result
 
 
-def run_segments(arguments: Sequence[str], database: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the ``segments`` console script; return the completed process (never raises).
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
-    dbt runs it starts (segments backfill) get a target directory of their own, never the
-    project's, which tests on other workers would share."""
+
+def log_invocation(
+    arguments: Sequence[str], dbt_vars: Mapping[str, Any] | None, returncode: int, wall: float, cpu_before: float
+) -> None:
+    """One line per dbt invocation (test, seconds of wall and CPU, arguments) appended to
+    $SEGMENTS_TEST_DBT_LOG when it is set: where the suite's time goes."""
+    log = os.environ.get(LOG_VARIABLE)
+    if not log:
+        return
+    cpu = time.process_time() + children_cpu() - cpu_before
+    test = os.environ.get("PYTEST_CURRENT_TEST", "none")
+    line = f"{wall:.1f}\t{cpu:.1f}\trc={returncode}\t{test}\t{' '.join(arguments)} {json.dumps(dict(dbt_vars or {}))}\n"
+    with open(log, "a") as handle:
+        handle.write(line)
+
+
+def subprocess_dbt(
+    arguments: Sequence[str], database: Path, work_dir: Path, dbt_vars: Mapping[str, Any] | None
+) -> subprocess.CompletedProcess[str]:
+    command = [str(BIN / "dbt"), *arguments]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dict(dbt_vars))]
+    return subprocess.run(
+        command,
+        cwd=PROJECT_ROOT,
+        env=dbt_environment(database, work_dir),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+# Parsed manifests of this process, by what a parse depends on: the vars and the database's
+# name (dbt-duckdb names the catalog after the file). The one environment variable models
+# read, SEGMENTS_CUSTOMER_KEY_SALT, is read when a node compiles, at run time, so a manifest
+# serves any value of it. A test never edits the project: a manifest stays true all session.
+MANIFESTS: dict[tuple[str, str], Any] = {}
+
+
+def in_process_dbt(
+    arguments: Sequence[str], database: Path, work_dir: Path, dbt_vars: Mapping[str, Any] | None
+) -> subprocess.CompletedProcess[str]:
+    """Run dbt with its Python API in this process, as the CLI would in a new one: the same
+    environment (database, target and log folders), exit code (0 passed, 1 a node failed, 2
+    dbt could not run) and messages. What it saves is dbt's start-up: importing dbt (about 4 s
+    of CPU) and loading the parse state (about 3 s), paid once per process and set of vars,
+    not per invocation. ``dbt parse`` itself always parses."""
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.logger import PRINT_EVENT_NAMES
+
+    lines: list[str] = []
+    # what the CLI prints: info and above, or with --quiet errors and printed results only
+    quiet = "-q" in arguments or "--quiet" in arguments
+    printed = ("error",) if quiet else ("info", "warn", "error")
+
+    def collect(event: Any) -> None:
+        if event.info.level in printed or event.info.name in PRINT_EVENT_NAMES:
+            lines.append(str(event.info.msg))
+
+    # dbt's debug log file costs a fifth of a build's CPU; $SEGMENTS_TEST_DBT_LOG_FILE=debug keeps it
+    file_level = os.environ.get(LOG_FILE_VARIABLE, "warn")
+    command = [*arguments, "--log-level", "none", "--log-level-file", file_level, "--project-dir", str(PROJECT_ROOT)]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dict(dbt_vars))]
+    saved = dict(os.environ)
+    os.environ.update(dbt_environment(database, work_dir))
+    try:
+        key = (parse_key(dbt_vars), database.stem)
+        manifest = MANIFESTS.get(key)
+        if manifest is None and arguments[:1] != ["parse"]:
+            parse_command = ["parse", *command[len(arguments) :]]
+            parsed = dbtRunner(callbacks=[collect]).invoke(parse_command)
+            if not parsed.success:
+                return completed(arguments, 2, lines, parsed.exception)
+            manifest = MANIFESTS[key] = parsed.result
+            lines.clear()
+        result = dbtRunner(manifest=manifest, callbacks=[collect]).invoke(command)
+        if arguments[:1] == ["parse"] and result.success:
+            MANIFESTS[key] = result.result
+        returncode = 0 if result.success else (1 if result.exception is None else 2)
+        return completed(arguments, returncode, lines, result.exception)
+    finally:
+        release_connections()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def completed(
+    arguments: Sequence[str], returncode: int, lines: list[str], exception: BaseException | None
+) -> subprocess.CompletedProcess[str]:
+    stdout = "\n".join([*lines, *([str(exception)] if exception is not None else [])])
+    return subprocess.CompletedProcess(["dbt", *arguments], returncode, stdout, "")
+
+
+def release_connections() -> None:
+    """Close what dbt-duckdb holds open after an invocation: a test then opens the file with
+    duckdb itself (read-only, which DuckDB refuses while this process holds it read-write),
+    and the next invocation may use another file."""
+    import gc
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]
+    gc.collect()
+
+
+def run_segments(
+    arguments: Sequence[str], database: Path | None = None, in_process: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``segments <arguments>``; return the completed process (never raises).
+
+    It runs in this process (``segments.cli.main`` with stdout and stderr captured, the exit
+    code it returns or exits with, a traceback on stderr and code 1 for an uncaught error,
+    as the console script would), unless in_process is False or SEGMENTS_TEST_DBT_SUBPROCESS
+    is set, which run the console script. dbt runs it starts (segments backfill) get a
+    target directory of their own, never the project's, which tests on other workers share."""
     root = os.environ.get(PARSE_CACHE_VARIABLE)
     work_dir = Path(tempfile.mkdtemp(prefix="segments-", dir=Path(root).parent if root else None))
     environment = dict(os.environ)
@@ -121,16 +239,52 @@ def run_segments(arguments: Sequence[str], database: Path | None = None) -> subp
     if database is not None:
         environment["SEGMENTS_DUCKDB_PATH"] = str(database)
     reuse_parse(work_dir / "target", None)  # segments backfill parses without --vars
-    result = subprocess.run(
-        [str(BIN / "segments"), *arguments],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    started, cpu = time.perf_counter(), time.process_time() + children_cpu()
+    if in_process and not os.environ.get(SUBPROCESS_VARIABLE):
+        result = in_process_segments(arguments, environment)
+    else:
+        result = subprocess.run(
+            [str(BIN / "segments"), *arguments],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    log_invocation(["segments", *arguments], None, result.returncode, time.perf_counter() - started, cpu)
     keep_parse(work_dir / "target", None)
     return result
+
+
+def in_process_segments(arguments: Sequence[str], environment: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    import contextlib
+    import io
+    import traceback
+
+    from segments.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    saved, cwd = dict(os.environ), os.getcwd()
+    os.environ.update(environment)
+    os.chdir(PROJECT_ROOT)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                returncode = main(list(arguments))
+            except SystemExit as exit_:
+                code = exit_.code
+                returncode = code if isinstance(code, int) else (0 if code is None else 1)
+                if code is not None and not isinstance(code, int):
+                    print(code, file=sys.stderr)
+            except Exception:  # noqa: BLE001 - the console script would print the traceback, exit 1
+                traceback.print_exc()
+                returncode = 1
+    finally:
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(saved)
+        release_connections()
+    return subprocess.CompletedProcess(["segments", *arguments], returncode, stdout.getvalue(), stderr.getvalue())
 
 
 # Unit tests check SQL on fixed rows, whatever the warehouse holds: the session's sample
