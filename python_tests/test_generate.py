@@ -16,7 +16,7 @@ from segments.contract import TABLES
 from segments.generate import DEFECT_RATES, Settings, generate
 from segments.generation import vocabulary
 
-CUSTOMERS = 5000
+CUSTOMERS = 4500  # four blocks of 1,000 customers and half a block
 END_DATE = date(2026, 6, 30)  # the generator's default, given explicitly so the test can use it
 
 
@@ -53,12 +53,44 @@ def query(sql: str) -> list[tuple]:
     return duckdb.sql(sql).fetchall()
 
 
-def test_same_seed_same_bytes_other_seed_other_data(generated: Path, tmp_path: Path) -> None:
-    again, other = tmp_path / "again", tmp_path / "other"
-    assert main(["generate", "--customers", str(CUSTOMERS), "--seed", "7", "--out", str(again)]) == 0
+def test_same_seed_same_bytes_whatever_the_chunk_size_other_seed_other_data(
+    generated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fixture is one chunk (the default chunk is larger than CUSTOMERS). Chunks of 2,000
+    customers (the last one of 500, half a block) and of 777 (rounded up to blocks of 1,000:
+    five chunks) give byte-identical files, ground truth included; another seed does not."""
+    capsys.readouterr()
+    for chunk, chunks in ((2000, 3), (777, 5)):
+        again = tmp_path / f"chunks_of_{chunk}"
+        arguments = ["generate", "--customers", str(CUSTOMERS), "--seed", "7", "--chunk-customers", str(chunk)]
+        assert main([*arguments, "--out", str(again)]) == 0
+        progress = capsys.readouterr().err
+        assert f"chunk {chunks}/{chunks}:" in progress and f"chunk {chunks + 1}/" not in progress
+        assert digest(again) == digest(generated), chunk
+    other = tmp_path / "other"
     assert main(["generate", "--customers", str(CUSTOMERS), "--seed", "8", "--out", str(other)]) == 0
-    assert digest(again) == digest(generated)
     assert digest(other)["orders.parquet"] != digest(generated)["orders.parquet"]
+
+
+def test_ids_are_unique_across_blocks_and_chunks(generated: Path) -> None:
+    """Every id of a table is distinct apart from the documented re-deliveries (and CRM
+    versions sharing their account's customer_id), so numbering runs on across blocks."""
+    redelivered = dict(
+        query(
+            f"select table_name, count(*) from '{generated}/_truth/defects.parquet' "
+            "where defect = 'duplicate_delivery' group by all"
+        )
+    )
+    for table, key in (("orders", "order_id"), ("web_events", "event_id"), ("app_events", "event_id")):
+        keyed, distinct = query(f"select count({key}), count(distinct {key}) from '{generated}/{table}.parquet'")[0]
+        assert keyed - distinct == redelivered[table], table
+    accounts = query(f"select count(distinct customer_id) from '{generated}/customers.parquet'")[0][0]
+    truth = query(
+        f"select count(*), count(distinct identifier_value) from '{generated}/_truth/identifiers.parquet' "
+        "where identifier_type = 'customer_id'"
+    )[0]
+    # one true person per account, and every account of the file (null keys aside) in the truth
+    assert truth[0] == truth[1] >= accounts > CUSTOMERS * 0.8 * 0.95
 
 
 def test_files_follow_the_contract(generated: Path) -> None:
