@@ -60,7 +60,7 @@ DUPLICATE = "duplicate_delivery"
 
 
 class RowGroupWriter:
-    """A Parquet file (zstd) written in row groups of exactly ROW_GROUP_ROWS rows (the last
+    """A Parquet file (zstd level 3, as DuckDB writes) written in row groups of exactly ROW_GROUP_ROWS rows (the last
     one shorter), each from one contiguous copy of its rows."""
 
     def __init__(self, path: Path) -> None:
@@ -74,7 +74,7 @@ class RowGroupWriter:
     def write(self, table: pa.Table) -> None:
         if self.writer is None:
             self.schema = table.schema
-            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd", compression_level=3)
         if table.num_rows:
             self.pending.append(table.cast(self.schema))
             self.pending_rows += table.num_rows
