@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 import yaml
 
@@ -70,6 +72,37 @@ def test_same_seed_same_bytes_whatever_the_chunk_size_other_seed_other_data(
     other = tmp_path / "other"
     assert main(["generate", "--customers", str(CUSTOMERS), "--seed", "8", "--out", str(other)]) == 0
     assert digest(other)["orders.parquet"] != digest(generated)["orders.parquet"]
+
+
+def test_the_plant_treats_the_people_whose_first_customer_id_draws_outside_the_holdout(tmp_path: Path) -> None:
+    """With UPLIFT 1 every treated person gets exactly one extra order: the people who gain one
+    over the same simulation without the plant are exactly those whose lowest customer_id in
+    the written ground truth (their first account: a block numbers its holders' accounts
+    before its duplicates) draws at or above the holdout share, in every block of the chunk.
+    The plant draws per block: one chunk of three blocks and three of one give the same bytes."""
+    from segments.generation.blocks import Counters, simulate_chunk
+    from segments.generation.plant import PlantedLift, holdout_draw
+    from segments.generation.settings import day_weights
+
+    plant = PlantedLift("lifecycle", "active", date(2026, 5, 1), 1.0, 0.5, "salt")
+    planted = Settings(3000, 5, END_DATE, 730, None, 1.0, plant, 1000)
+    cumulative = np.cumsum(day_weights(planted))
+    with_plant, _ = simulate_chunk(planted, cumulative, [0, 1, 2], Counters())
+    without, _ = simulate_chunk(replace(planted, plant_lift=None), cumulative, [0, 1, 2], Counters())
+    extra = np.bincount(with_plant.orders.person, minlength=3000) - np.bincount(without.orders.person, minlength=3000)
+    assert set(np.unique(extra)) == {0, 1}
+    generate(planted, tmp_path / "raw")
+    generate(replace(planted, chunk_customers=3000), tmp_path / "one_chunk")
+    assert digest(tmp_path / "one_chunk") == digest(tmp_path / "raw")
+    first_ids = query(
+        "select person_id, min(identifier_value) from "
+        f"'{tmp_path / 'raw' / '_truth' / 'identifiers.parquet'}' where identifier_type = 'customer_id' group by 1"
+    )
+    treated = {
+        int(person[1:]) - 1 for person, first in first_ids if holdout_draw("salt", "lifecycle", "active", first) >= 0.5
+    }
+    assert set(np.flatnonzero(extra).tolist()) == treated
+    assert {person // 1000 for person in treated} == {0, 1, 2}
 
 
 def test_ids_are_unique_across_blocks_and_chunks(generated: Path) -> None:
