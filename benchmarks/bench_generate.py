@@ -20,7 +20,9 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("/tmp/generated_benchmark"))
+    parser.add_argument("--chunk-customers", type=int, default=None, help="passed on (default: the generator's)")
     args = parser.parse_args()
+    chunking = [] if args.chunk_customers is None else ["--chunk-customers", str(args.chunk_customers)]
     started = time.monotonic()
     subprocess.run(
         [
@@ -34,13 +36,15 @@ def main() -> int:
             str(args.seed),
             "--out",
             str(args.out),
+            *chunking,
         ],
         check=True,
     )
     elapsed = time.monotonic() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_kib = usage.ru_maxrss
     print(f"customers: {args.customers:,}")
-    print(f"wall time: {elapsed:.1f} s")
+    print(f"wall time: {elapsed:.1f} s (user {usage.ru_utime:.1f} s, system {usage.ru_stime:.1f} s)")
     print(f"peak memory (child max RSS): {peak_kib / 1024 / 1024:.2f} GiB")
     total = 0
     for path in sorted(args.out.glob("*.parquet")):
@@ -48,6 +52,8 @@ def main() -> int:
         total += rows
         print(f"  {path.stem}: {rows:,} rows")
     print(f"  total: {total:,} rows")
+    size = sum(path.stat().st_size for path in args.out.rglob("*") if path.is_file())
+    print(f"on disk: {size / 1024**3:.2f} GiB")
     # order volume over the window (the generator's default, to 2026-06-30): orders of each
     # calendar month (distinct ids, future timestamps left out), first and last month, ratio
     months = duckdb.execute(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 import yaml
 
@@ -16,7 +18,7 @@ from segments.contract import TABLES
 from segments.generate import DEFECT_RATES, Settings, generate
 from segments.generation import vocabulary
 
-CUSTOMERS = 5000
+CUSTOMERS = 4500  # four blocks of 1,000 customers and half a block
 END_DATE = date(2026, 6, 30)  # the generator's default, given explicitly so the test can use it
 
 
@@ -53,12 +55,75 @@ def query(sql: str) -> list[tuple]:
     return duckdb.sql(sql).fetchall()
 
 
-def test_same_seed_same_bytes_other_seed_other_data(generated: Path, tmp_path: Path) -> None:
-    again, other = tmp_path / "again", tmp_path / "other"
-    assert main(["generate", "--customers", str(CUSTOMERS), "--seed", "7", "--out", str(again)]) == 0
+def test_same_seed_same_bytes_whatever_the_chunk_size_other_seed_other_data(
+    generated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fixture is one chunk (the default chunk is larger than CUSTOMERS). Chunks of 2,000
+    customers (the last one of 500, half a block) and of 777 (rounded up to blocks of 1,000:
+    five chunks) give byte-identical files, ground truth included; another seed does not."""
+    capsys.readouterr()
+    for chunk, chunks in ((2000, 3), (777, 5)):
+        again = tmp_path / f"chunks_of_{chunk}"
+        arguments = ["generate", "--customers", str(CUSTOMERS), "--seed", "7", "--chunk-customers", str(chunk)]
+        assert main([*arguments, "--out", str(again)]) == 0
+        progress = capsys.readouterr().err
+        assert f"chunk {chunks}/{chunks}:" in progress and f"chunk {chunks + 1}/" not in progress
+        assert digest(again) == digest(generated), chunk
+    other = tmp_path / "other"
     assert main(["generate", "--customers", str(CUSTOMERS), "--seed", "8", "--out", str(other)]) == 0
-    assert digest(again) == digest(generated)
     assert digest(other)["orders.parquet"] != digest(generated)["orders.parquet"]
+
+
+def test_the_plant_treats_the_people_whose_first_customer_id_draws_outside_the_holdout(tmp_path: Path) -> None:
+    """With UPLIFT 1 every treated person gets exactly one extra order: the people who gain one
+    over the same simulation without the plant are exactly those whose lowest customer_id in
+    the written ground truth (their first account: a block numbers its holders' accounts
+    before its duplicates) draws at or above the holdout share, in every block of the chunk.
+    The plant draws per block: one chunk of three blocks and three of one give the same bytes."""
+    from segments.generation.blocks import Counters, simulate_chunk
+    from segments.generation.plant import PlantedLift, holdout_draw
+    from segments.generation.settings import day_weights
+
+    plant = PlantedLift("lifecycle", "active", date(2026, 5, 1), 1.0, 0.5, "salt")
+    planted = Settings(3000, 5, END_DATE, 730, None, 1.0, plant, 1000)
+    cumulative = np.cumsum(day_weights(planted))
+    with_plant, _ = simulate_chunk(planted, cumulative, [0, 1, 2], Counters())
+    without, _ = simulate_chunk(replace(planted, plant_lift=None), cumulative, [0, 1, 2], Counters())
+    extra = np.bincount(with_plant.orders.person, minlength=3000) - np.bincount(without.orders.person, minlength=3000)
+    assert set(np.unique(extra)) == {0, 1}
+    generate(planted, tmp_path / "raw")
+    generate(replace(planted, chunk_customers=3000), tmp_path / "one_chunk")
+    assert digest(tmp_path / "one_chunk") == digest(tmp_path / "raw")
+    first_ids = query(
+        "select person_id, min(identifier_value) from "
+        f"'{tmp_path / 'raw' / '_truth' / 'identifiers.parquet'}' where identifier_type = 'customer_id' group by 1"
+    )
+    treated = {
+        int(person[1:]) - 1 for person, first in first_ids if holdout_draw("salt", "lifecycle", "active", first) >= 0.5
+    }
+    assert set(np.flatnonzero(extra).tolist()) == treated
+    assert {person // 1000 for person in treated} == {0, 1, 2}
+
+
+def test_ids_are_unique_across_blocks_and_chunks(generated: Path) -> None:
+    """Every id of a table is distinct apart from the documented re-deliveries (and CRM
+    versions sharing their account's customer_id), so numbering runs on across blocks."""
+    redelivered = dict(
+        query(
+            f"select table_name, count(*) from '{generated}/_truth/defects.parquet' "
+            "where defect = 'duplicate_delivery' group by all"
+        )
+    )
+    for table, key in (("orders", "order_id"), ("web_events", "event_id"), ("app_events", "event_id")):
+        keyed, distinct = query(f"select count({key}), count(distinct {key}) from '{generated}/{table}.parquet'")[0]
+        assert keyed - distinct == redelivered[table], table
+    accounts = query(f"select count(distinct customer_id) from '{generated}/customers.parquet'")[0][0]
+    truth = query(
+        f"select count(*), count(distinct identifier_value) from '{generated}/_truth/identifiers.parquet' "
+        "where identifier_type = 'customer_id'"
+    )[0]
+    # one true person per account, and every account of the file (null keys aside) in the truth
+    assert truth[0] == truth[1] >= accounts > CUSTOMERS * 0.8 * 0.95
 
 
 def test_files_follow_the_contract(generated: Path) -> None:
@@ -139,15 +204,29 @@ def test_every_documented_defect_rate_holds(rate_sample: Path) -> None:
 
 
 def test_defects_file_matches_the_rows(generated: Path) -> None:
-    null_orders = query(
-        f"""select d.raw_row_id from '{generated}/_truth/defects.parquet' as d
-        where d.table_name = 'orders' and d.defect = 'null_key' order by 1"""
-    )
-    in_file = query(
-        f"""select file_row_number + 1 from read_parquet('{generated}/orders.parquet', file_row_number = true)
-        where order_id is null order by 1"""
-    )
-    assert null_orders == in_file and null_orders
+    """The file rows _truth/defects.parquet names are exactly the rows with a null key, and
+    exactly the rows whose key was already delivered at an earlier row (late rows and
+    re-deliveries sit at the end of the file, so this checks their row numbers too)."""
+    for table, key in KEY_COLUMNS.items():
+        rows = f"read_parquet('{generated}/{table}.parquet', file_row_number = true)"
+        listed = {
+            defect: [
+                row
+                for (row,) in query(
+                    f"select raw_row_id from '{generated}/_truth/defects.parquet' "
+                    f"where table_name = '{table}' and defect = '{defect}' order by 1"
+                )
+            ]
+            for defect in ("null_key", "duplicate_delivery")
+        }
+        null_rows = query(f"select file_row_number + 1 from {rows} where {key} is null order by 1")
+        assert listed["null_key"] == [row for (row,) in null_rows] and null_rows, table
+        if (table, "duplicate_delivery") not in DEFECT_RATES:
+            continue  # CRM versions share a customer_id, order lines an order_id, by design
+        again = query(f"""select file_row_number + 1 from (
+            select file_row_number, row_number() over (partition by {key} order by file_row_number) as delivery
+            from {rows} where {key} is not null) where delivery > 1 order by 1""")
+        assert listed["duplicate_delivery"] == [row for (row,) in again] and again, table
 
 
 def test_ground_truth_covers_every_identifier(generated: Path) -> None:

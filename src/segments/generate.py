@@ -1,9 +1,10 @@
 """``segments generate``: a deterministic, realistic synthetic raw folder.
 
-Randomness comes from one numpy generator seeded by ``--seed`` and is drawn in a fixed
-order, vectorised (no Python loop over people or events). The arrays go to DuckDB, which
-builds the text columns and writes each table sorted by a unique position, so the same
-arguments give byte-identical files.
+Randomness is drawn vectorised (no Python loop over people or events) per block of 1,000
+customers, from numpy generators seeded by (``--seed``, stage, block). Blocks are simulated,
+assembled (DuckDB builds the text columns) and written in chunks of ``--chunk-customers``,
+so memory is bounded whatever ``--customers``, and the same arguments give byte-identical
+files whatever the chunk size.
 
 The simulation lives in ``segments.generation`` (one module per entity); every rate and
 shape parameter is a named constant in ``segments.generation.parameters``, documented in
@@ -20,7 +21,7 @@ from datetime import date
 from pathlib import Path
 
 from segments.errors import CommandError
-from segments.generation.parameters import DEFECT_RATES
+from segments.generation.parameters import CUSTOMERS_PER_BLOCK, DEFAULT_CHUNK_CUSTOMERS, DEFECT_RATES
 from segments.generation.pipeline import generate
 from segments.generation.plant import DEFAULT_HOLDOUT_SALT, DEFAULT_HOLDOUT_SHARE, parse_plant
 from segments.generation.settings import Settings
@@ -65,6 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_HOLDOUT_SALT,
         help="the warehouse's var activation_holdout_salt (default %(default)s)",
     )
+    parser.add_argument(
+        "--chunk-customers",
+        type=int,
+        default=DEFAULT_CHUNK_CUSTOMERS,
+        help=f"customers generated and written at a time, rounded up to blocks of {CUSTOMERS_PER_BLOCK:,}; "
+        f"the files do not depend on it, peak memory does (default {DEFAULT_CHUNK_CUSTOMERS:,})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise CommandError(str(error)) from error
+    if args.chunk_customers < 1:
+        raise CommandError("--chunk-customers must be at least 1")
     settings = Settings(
         args.customers,
         args.seed,
@@ -92,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         args.shift_date,
         args.shift_purchase_factor,
         plant,
+        args.chunk_customers,
     )
     counts = generate(settings, args.out, args.format)
     for table_name, rows in counts.items():

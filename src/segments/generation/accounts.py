@@ -85,15 +85,21 @@ def simulate_account_details(rng: np.random.Generator, versions: int) -> Account
 
 
 def create_account_tables(
-    connection: duckdb.DuckDBPyConnection, accounts: Accounts, details: AccountDetails, birth_anchor: date
+    connection: duckdb.DuckDBPyConnection,
+    accounts: Accounts,
+    details: AccountDetails,
+    birth_anchor: date,
+    first: tuple[int, int],
 ) -> None:
-    """account_ids (one row per account) and customers_clean (one row per CRM version)."""
-    version = accounts.version_account
+    """account_ids (one row per account) and customers_clean (one row per CRM version); ``first``
+    is the number of the first account and CRM version (account numbers are already global)."""
+    first_account, first_version = first
+    version = accounts.version_account - first_account  # the account's index in the arrays
     register(
         connection,
         "account_versions",
         {
-            "account_number": version,
+            "account_number": accounts.version_account,
             "person": accounts.account_person[version],
             "is_duplicate_account": accounts.is_duplicate[version],
             "version_index": accounts.version_index,
@@ -144,7 +150,8 @@ def create_account_tables(
             at_second(versions.created_day * {p.SECONDS_PER_DAY} + versions.second % 3600) as created_at,
             at_second(versions.version_day * {p.SECONDS_PER_DAY} + versions.second) as updated_at,
             versions.person,
-            row_number() over (order by versions.account_number, versions.version_index) as position
+            {first_version} + row_number() over (order by versions.account_number, versions.version_index)
+                as position
         from account_versions as versions
         inner join account_ids on versions.account_number = account_ids.account_number
         inner join person_identity as identity on versions.person = identity.person"""

@@ -42,7 +42,7 @@ def shared_device_sessions(rng: np.random.Generator, device_person: Ints) -> tup
     """(device, user) of the sessions in which another app user logs in on a device."""
     if len(device_person) <= 1:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    devices = rng.choice(len(device_person), size=int(len(device_person) * p.SHARED_DEVICE_SHARE), replace=False)
+    devices = np.flatnonzero(rng.random(len(device_person)) < p.SHARED_DEVICE_SHARE)
     guests = device_person[(devices + 1) % len(device_person)]
     keep = guests != device_person[devices]
     devices, guests = devices[keep], guests[keep]
@@ -87,13 +87,15 @@ def simulate_app(rng: np.random.Generator, people: People, cumulative: Floats) -
     )
 
 
-def create_app_tables(connection: duckdb.DuckDBPyConnection, app: App) -> None:
-    """devices, app_sessions (ground truth reads them) and app_events_clean."""
+def create_app_tables(connection: duckdb.DuckDBPyConnection, app: App, first: tuple[int, int, int]) -> None:
+    """devices, app_sessions (ground truth reads them) and app_events_clean; ``first`` is the
+    number of the first device, session and event (their references are already global)."""
+    first_device, first_session, first_event = first
     register(
         connection,
         "devices",
         {
-            "device_number": np.arange(len(app.device_person)),
+            "device_number": first_device + np.arange(len(app.device_person)),
             "person": app.device_person,
             "platform": app.device_platform,
         },
@@ -102,7 +104,7 @@ def create_app_tables(connection: duckdb.DuckDBPyConnection, app: App) -> None:
         connection,
         "app_sessions",
         {
-            "session_number": np.arange(app.sessions),
+            "session_number": first_session + np.arange(app.sessions),
             "device_number": app.session_device,
             "user_person": app.session_user,
             "logged_in": app.session_logged_in,
@@ -112,7 +114,7 @@ def create_app_tables(connection: duckdb.DuckDBPyConnection, app: App) -> None:
         connection,
         "app_numeric",
         {
-            "event_number": np.arange(len(app.event_session)),
+            "event_number": first_event + np.arange(len(app.event_session)),
             "session_number": app.event_session,
             "second": app.event_second,
             "event_name": app.event_name,

@@ -61,13 +61,13 @@ def simulate_email(rng: np.random.Generator, people: People, horizon: int) -> Em
     return Email(person=send_person[send], campaign=send_campaign[send], event_type=event_type, second=second)
 
 
-def create_email_tables(connection: duckdb.DuckDBPyConnection, email: Email) -> None:
-    """email_events_clean (needs person_identity)."""
+def create_email_tables(connection: duckdb.DuckDBPyConnection, email: Email, first_event: int) -> None:
+    """email_events_clean (needs person_identity), numbered from ``first_event``."""
     register(
         connection,
         "email_numeric",
         {
-            "event_number": np.arange(len(email.person)),
+            "event_number": first_event + np.arange(len(email.person)),
             "person": email.person,
             "campaign": email.campaign,
             "stage": email.event_type,

@@ -24,17 +24,20 @@ class Erasures:
 
 def simulate_erasures(rng: np.random.Generator, accounts: Accounts) -> Erasures:
     first_accounts = np.flatnonzero(~accounts.is_duplicate)
-    chosen = rng.choice(first_accounts, size=int(len(first_accounts) * p.ERASURE_SHARE), replace=False)
+    chosen = first_accounts[rng.random(len(first_accounts)) < p.ERASURE_SHARE]
     return Erasures(account=chosen, kind=rng.integers(0, 3, len(chosen)))
 
 
-def create_erasure_tables(connection: duckdb.DuckDBPyConnection, erasures: Erasures, first_request: date) -> None:
-    """erasure_requests_clean (needs account_ids and person_identity)."""
+def create_erasure_tables(
+    connection: duckdb.DuckDBPyConnection, erasures: Erasures, first_day: date, first_request: int
+) -> None:
+    """erasure_requests_clean (needs account_ids and person_identity), numbered from
+    ``first_request`` (their account numbers are already global)."""
     register(
         connection,
         "erasures",
         {
-            "request_number": np.arange(len(erasures.account)),
+            "request_number": first_request + np.arange(len(erasures.account)),
             "account_number": erasures.account,
             "kind": erasures.kind,
         },
@@ -46,7 +49,7 @@ def create_erasure_tables(connection: duckdb.DuckDBPyConnection, erasures: Erasu
             case when erasures.kind in ({BY_CUSTOMER_ID}, {BY_BOTH}) then account_ids.customer_id end
                 as customer_id,
             case when erasures.kind in ({BY_EMAIL}, {BY_BOTH}) then identity.email end as email,
-            timestamp '{first_request}' + to_days(erasures.request_number % {p.ERASURE_SPREAD_DAYS})
+            timestamp '{first_day}' + to_days(erasures.request_number % {p.ERASURE_SPREAD_DAYS})
                 as requested_at,
             erasures.request_number + 1 as position
         from erasures

@@ -154,13 +154,16 @@ def simulate_lines(rng: np.random.Generator, orders: Orders) -> tuple[Lines, Int
     return lines, totals
 
 
-def create_order_tables(connection: duckdb.DuckDBPyConnection, orders: Orders, lines: Lines) -> None:
-    """orders_clean and order_items_clean (needs person_identity and account_ids)."""
+def create_order_tables(
+    connection: duckdb.DuckDBPyConnection, orders: Orders, lines: Lines, first_order: int, first_line: int
+) -> None:
+    """orders_clean and order_items_clean (needs person_identity and account_ids), numbered
+    from ``first_order`` and ``first_line`` (the lines' order numbers are already global)."""
     register(
         connection,
         "orders_numeric",
         {
-            "order_number": np.arange(orders.count),
+            "order_number": first_order + np.arange(orders.count),
             "person": orders.person,
             "day": orders.day,
             "second": orders.second,
@@ -218,6 +221,6 @@ def create_order_tables(connection: duckdb.DuckDBPyConnection, orders: Orders, l
             {sql_list(CATEGORIES)}[category + 1] as category,
             quantity,
             cast(cents / 100 as decimal(18, 4)) as unit_price,
-            row_number() over (order by order_number, line_number) as position
+            {first_line} + row_number() over (order by order_number, line_number) as position
         from lines_numeric"""
     )

@@ -113,4 +113,10 @@ DEFECT_RATES: dict[tuple[str, str], float] = {
 }
 FUTURE_YEARS = (5, 15)  # future timestamps lie this many years after the end of history
 SECONDS_PER_DAY = 86_400
-DUCKDB_MEMORY_LIMIT = "6GB"
+# --- chunks and blocks (docs/generator.md, "Bounded memory") -------------------------------
+# Randomness is drawn per block of customers from a stream seeded by (seed, stage, block), so a
+# customer's rows depend on the seed and the number of customers, never on the chunk size.
+CUSTOMERS_PER_BLOCK = 1000
+DEFAULT_CHUNK_CUSTOMERS = 100_000  # customers simulated, assembled and written at a time
+ROW_GROUP_ROWS = 250_000  # every Parquet file is written in row groups of exactly this many rows
+DUCKDB_MEMORY_LIMIT = "1536MB"  # per chunk, and for the final sort of the ground truth

@@ -72,27 +72,33 @@ def holdout_draw(salt: str, family: str, segment_name: str, customer_id: str) ->
     return int(hashlib.sha256(text.encode()).hexdigest()[:13], 16) / 2**52
 
 
-def treated_people(plant: PlantedLift, account_person: Ints, is_duplicate: Bools) -> Ints:
-    """People whose first account's draw is at or above the holdout share."""
+def treated_people(plant: PlantedLift, account_person: Ints, is_duplicate: Bools, first_account: int = 0) -> Ints:
+    """People whose first account's draw is at or above the holdout share; the accounts are
+    numbered from ``first_account`` (customer_id C00000001 is account 0)."""
     first_accounts = np.flatnonzero(~is_duplicate)
     draws = np.array(
         [
-            holdout_draw(plant.holdout_salt, plant.segment_family, plant.segment_name, f"C{number + 1:08d}")
+            holdout_draw(
+                plant.holdout_salt, plant.segment_family, plant.segment_name, f"C{first_account + number + 1:08d}"
+            )
             for number in first_accounts
-        ]
+        ],
+        dtype=np.float64,
     )
     treated: Ints = account_person[first_accounts[draws >= plant.holdout_share]]
     return treated
 
 
-def plant_orders(settings: Settings, accounts: Accounts, orders: Orders) -> Orders:
-    """orders with the planted extra orders of settings.plant_lift appended (completed, web,
-    logged in); orders unchanged without one."""
+def plant_orders(settings: Settings, accounts: Accounts, orders: Orders, block: int, first_account: int) -> Orders:
+    """One block's orders with the planted extra orders of settings.plant_lift appended
+    (completed, web, logged in); orders unchanged without one. The block's accounts are
+    numbered from ``first_account`` (the accounts of the blocks before it), its people from 0;
+    the plant draws from its own stream per block, so the files do not depend on the chunk size."""
     plant = settings.plant_lift
     if plant is None:
         return orders
-    rng = np.random.default_rng([settings.seed, PLANT_STREAM])
-    treated = treated_people(plant, accounts.account_person, accounts.is_duplicate)
+    rng = np.random.default_rng([settings.seed, PLANT_STREAM, block])
+    treated = treated_people(plant, accounts.account_person, accounts.is_duplicate, first_account)
     converted = treated[rng.random(len(treated)) < plant.uplift]
     first_day = (plant.start_date - settings.start_date).days + 1
     day = first_day + rng.integers(0, PLANT_WINDOW_DAYS, len(converted))

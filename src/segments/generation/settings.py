@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from segments.generation.plant import PlantedLift
 
 from segments.generation.parameters import (
+    CUSTOMERS_PER_BLOCK,
+    DEFAULT_CHUNK_CUSTOMERS,
     PEAK_SEASON_MONTHS,
     PEAK_SEASON_WEIGHT,
     WEEKEND_WEIGHT,
@@ -34,6 +36,7 @@ class Settings:
     shift_date: date | None
     shift_purchase_factor: float
     plant_lift: PlantedLift | None = None  # --plant-lift (segments.generation.plant)
+    chunk_customers: int = DEFAULT_CHUNK_CUSTOMERS
 
     @property
     def start_date(self) -> date:
@@ -44,6 +47,19 @@ class Settings:
         """Unix seconds of the first moment of history (UTC)."""
         start = self.start_date
         return int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp())
+
+    @property
+    def blocks(self) -> int:
+        """Blocks of CUSTOMERS_PER_BLOCK customers (the last one may be smaller)."""
+        return -(-self.customers // CUSTOMERS_PER_BLOCK)
+
+    @property
+    def blocks_per_chunk(self) -> int:
+        """--chunk-customers rounded up to whole blocks."""
+        return max(1, -(-self.chunk_customers // CUSTOMERS_PER_BLOCK))
+
+    def block_size(self, block: int) -> int:
+        return min(CUSTOMERS_PER_BLOCK, self.customers - block * CUSTOMERS_PER_BLOCK)
 
 
 def day_weights(settings: Settings) -> Floats:
@@ -77,10 +93,11 @@ def weighted_days(cumulative: Floats, first: Ints, last: Ints) -> Floats:
 STAGES = ("people", "accounts", "orders", "lines", "shift", "web", "app", "email", "erasures", "details", "defects")
 
 
-def stream(seed: int, stage: str) -> np.random.Generator:
-    """The random stream of one stage: a stage draws the same numbers whatever another stage
-    drew (a shift of purchases changes orders and nothing else)."""
-    return np.random.default_rng([seed, STAGES.index(stage)])
+def stream(seed: int, stage: str, block: int) -> np.random.Generator:
+    """The random stream of one stage in one block of customers: a stage draws the same numbers
+    whatever another stage drew (a shift of purchases changes orders and nothing else), and a
+    block the same numbers whatever chunk it is simulated in."""
+    return np.random.default_rng([seed, STAGES.index(stage), block])
 
 
 def choice_codes(rng: np.random.Generator, shares: dict[str, float], size: int) -> Codes:

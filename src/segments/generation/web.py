@@ -49,7 +49,7 @@ class Web:
 def shared_cookie_sessions(rng: np.random.Generator, people: People, cookie_person: Ints) -> tuple[Ints, Ints]:
     """(cookie, user) of the sessions in which another account holder logs in on a cookie."""
     account_holders = people.person[people.has_account]
-    cookies = rng.choice(len(cookie_person), size=int(len(cookie_person) * p.SHARED_COOKIE_SHARE), replace=False)
+    cookies = np.flatnonzero(rng.random(len(cookie_person)) < p.SHARED_COOKIE_SHARE)
     guests = rng.choice(account_holders, size=len(cookies)) if len(account_holders) else np.zeros(0, np.int64)
     distinct = guests != cookie_person[cookies]
     cookies, guests = cookies[distinct], guests[distinct]
@@ -120,13 +120,15 @@ def page_path_sql(event_type: str, product: str) -> str:
     return f"case {event_type} {cases} else '/products/' || {product} end"
 
 
-def create_web_tables(connection: duckdb.DuckDBPyConnection, web: Web) -> None:
-    """cookies, web_sessions (ground truth reads them) and web_events_clean."""
+def create_web_tables(connection: duckdb.DuckDBPyConnection, web: Web, first: tuple[int, int, int]) -> None:
+    """cookies, web_sessions (ground truth reads them) and web_events_clean; ``first`` is the
+    number of the first cookie, session and event (their references are already global)."""
+    first_cookie, first_session, first_event = first
     register(
         connection,
         "cookies",
         {
-            "cookie_number": np.arange(len(web.cookie_person)),
+            "cookie_number": first_cookie + np.arange(len(web.cookie_person)),
             "person": web.cookie_person,
             "device": web.cookie_device,
         },
@@ -135,7 +137,7 @@ def create_web_tables(connection: duckdb.DuckDBPyConnection, web: Web) -> None:
         connection,
         "web_sessions",
         {
-            "session_number": np.arange(web.sessions),
+            "session_number": first_session + np.arange(web.sessions),
             "cookie_number": web.session_cookie,
             "user_person": web.session_user,
             "logged_in": web.session_logged_in,
@@ -145,7 +147,7 @@ def create_web_tables(connection: duckdb.DuckDBPyConnection, web: Web) -> None:
         connection,
         "web_numeric",
         {
-            "event_number": np.arange(len(web.event_session)),
+            "event_number": first_event + np.arange(len(web.event_session)),
             "session_number": web.event_session,
             "second": web.event_second,
             "event_type": web.event_type,
