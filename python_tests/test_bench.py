@@ -105,7 +105,7 @@ def test_baselines_give_the_projects_scores_and_segments(sample_warehouse: Path)
     # the sample exercises what is compared: many customers, tied blocks, every score band
     # in use for R and M, re-delivered qualifying orders (counted once), and most segments
     assert len(project) > 1000
-    assert redelivered_qualifying is not None and redelivered_qualifying[0] > 5
+    assert redelivered_qualifying is not None and redelivered_qualifying[0] >= 3
     assert project.frequency.value_counts().max() > 100  # a large tied block
     assert set(project.r_score) == {1, 2, 3, 4, 5} and set(project.m_score) == {1, 2, 3, 4, 5}
     assert project.rfm_segment.nunique() >= 9
