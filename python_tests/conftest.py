@@ -35,6 +35,7 @@ def shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 SAMPLE_FOLDER = "sample_warehouse"
 SAMPLE_LOCK = "sample_warehouse.lock"
 SAMPLE_BUILT = "built"
+SAMPLE_LOG = "sample_warehouse.build.log"
 
 
 def build_sample_once(root: Path) -> Path:
@@ -54,7 +55,8 @@ def build_sample_once(root: Path) -> Path:
 def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled sample built once per test run with a complete ``dbt build`` (every unit
     and data test passes; the audit records the build as passed). Read it, never write it:
-    every worker shares the one file (copy it to change it)."""
+    every worker shares the one file (copy it to change it). `segments check` on it rewrites
+    its audit stamp beside it, atomically and with the same content for the same build."""
     if not (SAMPLE_RAW / "orders.parquet").exists():
         pytest.fail(f"the bundled sample is missing at {SAMPLE_RAW}; run `make sample`")
     return build_sample_once(shared_folder(tmp_path_factory))
@@ -88,9 +90,8 @@ def start_sample_build(config: pytest.Config, items: list[pytest.Item]) -> None:
         return
     environment = {**os.environ, PARSE_CACHE_VARIABLE: str(root / "dbt_parse_cache")}
     script = BACKGROUND_BUILD.format(tests=str(Path(__file__).parent), root=str(root))
-    process = subprocess.Popen(
-        [sys.executable, "-c", script], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    with (root / SAMPLE_LOG).open("w") as log:  # what a failed background build said
+        process = subprocess.Popen([sys.executable, "-c", script], env=environment, stdout=log, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None and not holds_lock(lock):
         time.sleep(0.1)
@@ -116,6 +117,10 @@ BACKGROUND_KEY = pytest.StashKey[subprocess.Popen[bytes]]()
 def pytest_sessionfinish(session: pytest.Session) -> None:
     process = session.config.stash.get(BACKGROUND_KEY, None)
     if process is not None:
+        # every test that needed the sample waited for it: a build still running is unused
+        # (the session stopped early), so it is stopped, not waited for
+        if process.poll() is None:
+            process.kill()
         process.wait()
 
 
@@ -169,7 +174,10 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         raise pytest.UsageError(f"{item.path.name} has a module-scoped fixture: add it to MODULES_SHARING_FIXTURES")
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown when xdist is not loaded
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "loadscope":
+        return None  # another --dist asked for: xdist's own scheduler
     from xdist.scheduler import LoadScopeScheduling
 
     class ModuleOrTestScheduling(LoadScopeScheduling):  # type: ignore[misc]
