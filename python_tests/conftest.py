@@ -15,12 +15,14 @@ import pytest
 
 from dbt_runner import PARSE_CACHE_VARIABLE, SAMPLE_RAW, build_warehouse
 
+PARSE_CACHE_FOLDER = "dbt_parse_cache"
+
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One folder of dbt parse states for the whole run, shared by the xdist workers (their
     base temporary folders are siblings), so the project is parsed once per set of vars."""
-    cache = shared_folder(tmp_path_factory) / "dbt_parse_cache"
+    cache = shared_folder(tmp_path_factory) / PARSE_CACHE_FOLDER
     cache.mkdir(parents=True, exist_ok=True)
     os.environ[PARSE_CACHE_VARIABLE] = str(cache)
     return cache
@@ -36,6 +38,10 @@ SAMPLE_FOLDER = "sample_warehouse"
 SAMPLE_LOCK = "sample_warehouse.lock"
 SAMPLE_BUILT = "built"
 SAMPLE_LOG = "sample_warehouse.build.log"
+
+
+def sample_present() -> bool:
+    return (SAMPLE_RAW / "orders.parquet").exists()
 
 
 def build_sample_once(root: Path) -> Path:
@@ -57,7 +63,7 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     and data test passes; the audit records the build as passed). Read it, never write it:
     every worker shares the one file (copy it to change it). `segments check` on it rewrites
     its audit stamp beside it, atomically and with the same content for the same build."""
-    if not (SAMPLE_RAW / "orders.parquet").exists():
+    if not sample_present():
         pytest.fail(f"the bundled sample is missing at {SAMPLE_RAW}; run `make sample`")
     return build_sample_once(shared_folder(tmp_path_factory))
 
@@ -69,7 +75,6 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 BACKGROUND_BUILD = """
 import sys
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, {tests!r})
 import conftest
@@ -80,15 +85,13 @@ conftest.build_sample_once(Path({root!r}))
 
 def start_sample_build(config: pytest.Config, items: list[pytest.Item]) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker != "gw0" or not any("sample_warehouse" in item.fixturenames for item in items):
+    if worker != "gw0" or not sample_present() or not any("sample_warehouse" in item.fixturenames for item in items):
         return
-    if not (SAMPLE_RAW / "orders.parquet").exists():
-        return
-    root = config._tmp_path_factory.getbasetemp().parent  # type: ignore[attr-defined]  # the workers' shared folder
+    root = shared_folder(config._tmp_path_factory)  # type: ignore[attr-defined]
     lock = root / SAMPLE_LOCK
     if (root / SAMPLE_FOLDER / SAMPLE_BUILT).exists() or holds_lock(lock):
         return
-    environment = {**os.environ, PARSE_CACHE_VARIABLE: str(root / "dbt_parse_cache")}
+    environment = {**os.environ, PARSE_CACHE_VARIABLE: str(root / PARSE_CACHE_FOLDER)}
     script = BACKGROUND_BUILD.format(tests=str(Path(__file__).parent), root=str(root))
     with (root / SAMPLE_LOG).open("w") as log:  # what a failed background build said
         process = subprocess.Popen([sys.executable, "-c", script], env=environment, stdout=log, stderr=log)
