@@ -15,12 +15,14 @@ import pytest
 
 from dbt_runner import PARSE_CACHE_VARIABLE, SAMPLE_RAW, build_warehouse
 
+PARSE_CACHE_FOLDER = "dbt_parse_cache"
+
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One folder of dbt parse states for the whole run, shared by the xdist workers (their
     base temporary folders are siblings), so the project is parsed once per set of vars."""
-    cache = shared_folder(tmp_path_factory) / "dbt_parse_cache"
+    cache = shared_folder(tmp_path_factory) / PARSE_CACHE_FOLDER
     cache.mkdir(parents=True, exist_ok=True)
     os.environ[PARSE_CACHE_VARIABLE] = str(cache)
     return cache
@@ -35,6 +37,11 @@ def shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 SAMPLE_FOLDER = "sample_warehouse"
 SAMPLE_LOCK = "sample_warehouse.lock"
 SAMPLE_BUILT = "built"
+SAMPLE_LOG = "sample_warehouse.build.log"
+
+
+def sample_present() -> bool:
+    return (SAMPLE_RAW / "orders.parquet").exists()
 
 
 def build_sample_once(root: Path) -> Path:
@@ -54,8 +61,9 @@ def build_sample_once(root: Path) -> Path:
 def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled sample built once per test run with a complete ``dbt build`` (every unit
     and data test passes; the audit records the build as passed). Read it, never write it:
-    every worker shares the one file (copy it to change it)."""
-    if not (SAMPLE_RAW / "orders.parquet").exists():
+    every worker shares the one file (copy it to change it). `segments check` on it rewrites
+    its audit stamp beside it, atomically and with the same content for the same build."""
+    if not sample_present():
         pytest.fail(f"the bundled sample is missing at {SAMPLE_RAW}; run `make sample`")
     return build_sample_once(shared_folder(tmp_path_factory))
 
@@ -67,7 +75,6 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 BACKGROUND_BUILD = """
 import sys
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, {tests!r})
 import conftest
@@ -78,19 +85,16 @@ conftest.build_sample_once(Path({root!r}))
 
 def start_sample_build(config: pytest.Config, items: list[pytest.Item]) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker != "gw0" or not any("sample_warehouse" in item.fixturenames for item in items):
+    if worker != "gw0" or not sample_present() or not any("sample_warehouse" in item.fixturenames for item in items):
         return
-    if not (SAMPLE_RAW / "orders.parquet").exists():
-        return
-    root = config._tmp_path_factory.getbasetemp().parent  # type: ignore[attr-defined]  # the workers' shared folder
+    root = shared_folder(config._tmp_path_factory)  # type: ignore[attr-defined]
     lock = root / SAMPLE_LOCK
     if (root / SAMPLE_FOLDER / SAMPLE_BUILT).exists() or holds_lock(lock):
         return
-    environment = {**os.environ, PARSE_CACHE_VARIABLE: str(root / "dbt_parse_cache")}
+    environment = {**os.environ, PARSE_CACHE_VARIABLE: str(root / PARSE_CACHE_FOLDER)}
     script = BACKGROUND_BUILD.format(tests=str(Path(__file__).parent), root=str(root))
-    process = subprocess.Popen(
-        [sys.executable, "-c", script], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    with (root / SAMPLE_LOG).open("w") as log:  # what a failed background build said
+        process = subprocess.Popen([sys.executable, "-c", script], env=environment, stdout=log, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None and not holds_lock(lock):
         time.sleep(0.1)
@@ -116,6 +120,10 @@ BACKGROUND_KEY = pytest.StashKey[subprocess.Popen[bytes]]()
 def pytest_sessionfinish(session: pytest.Session) -> None:
     process = session.config.stash.get(BACKGROUND_KEY, None)
     if process is not None:
+        # every test that needed the sample waited for it: a build still running is unused
+        # (the session stopped early), so it is stopped, not waited for
+        if process.poll() is None:
+            process.kill()
         process.wait()
 
 
@@ -171,7 +179,10 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         raise pytest.UsageError(f"{item.path.name} has a module-scoped fixture: add it to MODULES_SHARING_FIXTURES")
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown when xdist is not loaded
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "loadscope":
+        return None  # another --dist asked for: xdist's own scheduler
     from xdist.scheduler import LoadScopeScheduling
 
     class ModuleOrTestScheduling(LoadScopeScheduling):  # type: ignore[misc]

@@ -10,6 +10,7 @@ environment variable a file reads, and parses again whatever changed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,26 @@ def subprocess_dbt(
     )
 
 
+@contextlib.contextmanager
+def environment_of(environment: Mapping[str, str], cwd: Path | None = None) -> Iterator[None]:
+    """Run the block with the process's environment (and working directory) set as a new
+    process of the command would have them, then put back what was there; close what
+    dbt-duckdb held open (see segments.backfill.release_warehouse)."""
+    from segments.backfill import release_warehouse
+
+    saved, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.update(environment)
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved)
+        release_warehouse()
+
+
 # Parsed manifests of this process, by what a parse depends on: the vars and the database's
 # name (dbt-duckdb names the catalog after the file). The one environment variable models
 # read, SEGMENTS_CUSTOMER_KEY_SALT, is read when a node compiles, at run time, so a manifest
@@ -166,41 +187,42 @@ def in_process_dbt(
     from dbt.cli.main import dbtRunner
     from dbt_common.events.logger import PRINT_EVENT_NAMES
 
+    from segments.backfill import dbt_log_line
+
     lines: list[str] = []
     # what the CLI prints: info and above, or with --quiet errors and printed results only
     quiet = "-q" in arguments or "--quiet" in arguments
-    printed = ("error",) if quiet else ("info", "warn", "error")
 
     def collect(event: Any) -> None:
-        if event.info.level in printed or event.info.name in PRINT_EVENT_NAMES:
-            lines.append(str(event.info.msg))
+        if not quiet:
+            line = dbt_log_line(event)
+        elif event.info.level == "error" or event.info.name in PRINT_EVENT_NAMES:
+            line = str(event.info.msg)
+        else:
+            line = None
+        if line is not None:
+            lines.append(line)
 
     # dbt's debug log file costs a fifth of a build's CPU; $SEGMENTS_TEST_DBT_LOG_FILE=debug keeps it
     file_level = os.environ.get(LOG_FILE_VARIABLE, "warn")
     command = [*arguments, "--log-level", "none", "--log-level-file", file_level, "--project-dir", str(PROJECT_ROOT)]
     if dbt_vars:
         command += ["--vars", json.dumps(dict(dbt_vars))]
-    saved = dict(os.environ)
-    os.environ.update(dbt_environment(database, work_dir))
-    try:
-        key = (parse_key(dbt_vars), database.stem)
-        manifest = MANIFESTS.get(key)
-        if manifest is None and arguments[:1] != ["parse"]:
-            parse_command = ["parse", *command[len(arguments) :]]
-            parsed = dbtRunner(callbacks=[collect]).invoke(parse_command)
+    key = (parse_key(dbt_vars), database.stem)
+    parsing = arguments[:1] == ["parse"]  # a parse parses, whatever is cached: it is what is tested
+    with environment_of(dbt_environment(database, work_dir)):
+        manifest = None if parsing else MANIFESTS.get(key)
+        if manifest is None and not parsing:
+            parsed = dbtRunner(callbacks=[collect]).invoke(["parse", *command[len(arguments) :]])
             if not parsed.success:
                 return completed(arguments, 2, lines, parsed.exception)
             manifest = MANIFESTS[key] = parsed.result
             lines.clear()
         result = dbtRunner(manifest=manifest, callbacks=[collect]).invoke(command)
-        if arguments[:1] == ["parse"] and result.success:
+        if parsing and result.success:
             MANIFESTS[key] = result.result
-        returncode = 0 if result.success else (1 if result.exception is None else 2)
-        return completed(arguments, returncode, lines, result.exception)
-    finally:
-        release_connections()
-        os.environ.clear()
-        os.environ.update(saved)
+    returncode = 0 if result.success else (1 if result.exception is None else 2)
+    return completed(arguments, returncode, lines, result.exception)
 
 
 def completed(
@@ -208,18 +230,6 @@ def completed(
 ) -> subprocess.CompletedProcess[str]:
     stdout = "\n".join([*lines, *([str(exception)] if exception is not None else [])])
     return subprocess.CompletedProcess(["dbt", *arguments], returncode, stdout, "")
-
-
-def release_connections() -> None:
-    """Close what dbt-duckdb holds open after an invocation: a test then opens the file with
-    duckdb itself (read-only, which DuckDB refuses while this process holds it read-write),
-    and the next invocation may use another file."""
-    import gc
-
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]
-    gc.collect()
 
 
 def run_segments(
@@ -257,33 +267,27 @@ def run_segments(
 
 
 def in_process_segments(arguments: Sequence[str], environment: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    import contextlib
     import io
     import traceback
 
     from segments.cli import main
 
     stdout, stderr = io.StringIO(), io.StringIO()
-    saved, cwd = dict(os.environ), os.getcwd()
-    os.environ.update(environment)
-    os.chdir(PROJECT_ROOT)
-    try:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            try:
-                returncode = main(list(arguments))
-            except SystemExit as exit_:
-                code = exit_.code
-                returncode = code if isinstance(code, int) else (0 if code is None else 1)
-                if code is not None and not isinstance(code, int):
-                    print(code, file=sys.stderr)
-            except Exception:  # noqa: BLE001 - the console script would print the traceback, exit 1
-                traceback.print_exc()
-                returncode = 1
-    finally:
-        os.chdir(cwd)
-        os.environ.clear()
-        os.environ.update(saved)
-        release_connections()
+    with (
+        environment_of(environment, PROJECT_ROOT),
+        contextlib.redirect_stdout(stdout),
+        contextlib.redirect_stderr(stderr),
+    ):
+        try:
+            returncode = main(list(arguments))
+        except SystemExit as exit_:
+            code = exit_.code
+            returncode = code if isinstance(code, int) else (0 if code is None else 1)
+            if code is not None and not isinstance(code, int):
+                print(code, file=sys.stderr)
+        except Exception:  # noqa: BLE001 - the console script would print the traceback, exit 1
+            traceback.print_exc()
+            returncode = 1
     return subprocess.CompletedProcess(["segments", *arguments], returncode, stdout.getvalue(), stderr.getvalue())
 
 

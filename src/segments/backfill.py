@@ -100,6 +100,8 @@ def release_warehouse() -> None:
     refuses a read-only connection to a file this process already holds read-write."""
     import gc
 
+    if "dbt.adapters.duckdb.connections" not in sys.modules:
+        return  # dbt never ran in this process: nothing is open
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]
