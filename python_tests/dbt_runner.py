@@ -245,7 +245,14 @@ def run_segments(
     root = os.environ.get(PARSE_CACHE_VARIABLE)
     work_dir = Path(tempfile.mkdtemp(prefix="segments-", dir=Path(root).parent if root else None))
     environment = dict(os.environ)
-    environment.update({"DBT_TARGET_PATH": str(work_dir / "target"), "DBT_LOG_PATH": str(work_dir / "logs")})
+    environment.update(
+        {
+            "DBT_TARGET_PATH": str(work_dir / "target"),
+            "DBT_LOG_PATH": str(work_dir / "logs"),
+            # the dbt runs segments starts (backfill) skip the debug log file too, as run_dbt's do
+            "DBT_LOG_LEVEL_FILE": os.environ.get(LOG_FILE_VARIABLE, "warn"),
+        }
+    )
     if database is not None:
         environment["SEGMENTS_DUCKDB_PATH"] = str(database)
     reuse_parse(work_dir / "target", None)  # segments backfill parses without --vars

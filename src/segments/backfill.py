@@ -127,8 +127,9 @@ def build_dates(dates: list[date], database: Path) -> None:
         if line is not None:
             lines.append(line)
 
-    # dbt prints nothing itself; its lines reach stderr (below) only when a date fails
-    quiet = ["--log-level", "none", "--log-level-file", "debug", "--project-dir", os.environ["DBT_PROJECT_DIR"]]
+    # dbt prints nothing itself; its lines reach stderr (below) only when a date fails. Its
+    # log file (logs/dbt.log) keeps dbt's default level, debug, unless $DBT_LOG_LEVEL_FILE says otherwise
+    quiet = ["--log-level", "none", "--project-dir", os.environ["DBT_PROJECT_DIR"]]
     # parsed without --vars, so the partial-parse state of a plain `dbt build` is reused
     parsed = dbtRunner(callbacks=[collect]).invoke(["parse", *quiet])
     manifest = parsed.result
