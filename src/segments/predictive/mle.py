@@ -3,7 +3,8 @@
 Shared by bgnbd and gamma_gamma. The negative log-likelihood is minimised over log(theta) with
 L-BFGS-B; the observed information is the numerical Hessian of the negative log-likelihood in
 log space, and the standard error of each parameter is theta * sqrt(diag(inverse Hessian)) (the
-delta method). A fit that does not converge, or whose estimate, likelihood or standard errors are
+delta method). Where L-BFGS-B stops without converging (its line search stalls on a flat
+likelihood), a Nelder-Mead simplex continues from where it stopped. A fit that does not converge, or whose estimate, likelihood or standard errors are
 not finite, raises FitError naming the model: no NaN ever reaches a table.
 """
 
@@ -67,13 +68,25 @@ def fit_positive(
         value = negative_log_likelihood(np.exp(log_theta))
         return value if np.isfinite(value) else 1e300
 
+    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(names)
     solution = optimize.minimize(
         objective,
         np.log(start),
         method="L-BFGS-B",
-        bounds=[(-_LOG_BOUND, _LOG_BOUND)] * len(names),
+        bounds=bounds,
         options={"maxiter": max_iterations, "ftol": 1e-13, "gtol": 1e-9},
     )
+    if not solution.success:
+        # L-BFGS-B's line search stalls ("ABNORMAL") where its finite-difference gradient is
+        # noise, typically at the optimum of a flat likelihood: polish from where it stopped
+        # with a derivative-free simplex, which needs no gradient and converges there
+        solution = optimize.minimize(
+            objective,
+            solution.x,
+            method="Nelder-Mead",
+            bounds=bounds,
+            options={"maxiter": max_iterations * 20, "xatol": 1e-10, "fatol": 1e-10, "adaptive": True},
+        )
     log_theta = np.asarray(solution.x, dtype=np.float64)
     value = float(solution.fun)
     if not solution.success or not np.isfinite(value) or value >= 1e300:
