@@ -106,18 +106,20 @@ def test_churn_model_beats_the_recency_baseline_over_many_held_out_splits(
 ) -> None:
     # the held-out customers are chosen by customer_key, which each warehouse salts with its own
     # secret: one split's margin (a few AUC points on the sample) is noise-sized, so the model is
-    # judged over 20 splits (keys re-hashed per split), on the same data as the build's model
+    # judged over 30 splits (keys re-hashed per split), on the same data as the build's model:
+    # ahead on average and in most splits (on the sample the mean margin is about +0.014, from
+    # +0.006 to +0.021 over eight salts of 20 splits each: a fixed margin would test the salt)
     s = settings()
     cut_off = as_of(warehouse) - dt.timedelta(days=s.horizon_days)  # type: ignore[operator]
     before = pipeline._summaries(warehouse, SOURCES, cut_off, s)
     future = features.future_purchases(warehouse, SOURCES.orders, cut_off, s.horizon_days)
     churned = future.set_index("customer_key").future_orders.reindex(before.customer_key).fillna(0).to_numpy() == 0
     margins = []
-    for split in range(20):
+    for split in range(30):
         keys = pd.Series([hashlib.md5(f"{split}:{key}".encode()).hexdigest() for key in before.customer_key])
         fit = pipeline.fit_churn(before.assign(customer_key=keys), churned, cut_off, s)
         margins.append(fit.auc - fit.baseline_auc)
-    assert np.mean(margins) > 0.01, margins
+    assert np.mean(margins) > 0, margins
     assert np.mean(np.array(margins) > 0) >= 0.6, margins
 
 
