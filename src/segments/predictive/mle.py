@@ -4,8 +4,9 @@ Shared by bgnbd and gamma_gamma. The negative log-likelihood is minimised over l
 L-BFGS-B; the observed information is the numerical Hessian of the negative log-likelihood in
 log space, and the standard error of each parameter is theta * sqrt(diag(inverse Hessian)) (the
 delta method). Where L-BFGS-B stops without converging (its line search stalls on a flat
-likelihood), a Nelder-Mead simplex continues from where it stopped. A fit that does not converge, or whose estimate, likelihood or standard errors are
-not finite, raises FitError naming the model: no NaN ever reaches a table.
+likelihood), a Nelder-Mead simplex continues from where it stopped. A fit that does not
+converge, or whose estimate, likelihood or standard errors are not finite, raises FitError naming
+the model: no NaN ever reaches a table.
 """
 
 from __future__ import annotations
