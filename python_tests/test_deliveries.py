@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_load import ORDERS_HEADER, fingerprint, load, valid_folder, write
 
 from segments.cli import main
+from test_load import ORDERS_HEADER, fingerprint, load, valid_folder, write
 
 
 def append(folder: Path, database: Path) -> int:
@@ -18,9 +18,7 @@ def append(folder: Path, database: Path) -> int:
 
 def expected_delivery_id(files: dict[str, Path]) -> str:
     """The documented id, computed here from the bytes: SHA-256 over "table<TAB>sha256\\n" by table."""
-    lines = "".join(
-        f"{table}\t{hashlib.sha256(files[table].read_bytes()).hexdigest()}\n" for table in sorted(files)
-    )
+    lines = "".join(f"{table}\t{hashlib.sha256(files[table].read_bytes()).hexdigest()}\n" for table in sorted(files))
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
@@ -69,12 +67,21 @@ def test_append_adds_one_stamped_delivery_after_the_first(tmp_path: Path) -> Non
         "from raw.deliveries order by delivery_number, table_name",
     )
     assert [row[:6] for row in deliveries] == [
-        (first_id, 1, "customers", "customers.csv", hashlib.sha256((first / "customers.csv").read_bytes()).hexdigest(), 2),
+        (
+            first_id,
+            1,
+            "customers",
+            "customers.csv",
+            hashlib.sha256((first / "customers.csv").read_bytes()).hexdigest(),
+            2,
+        ),
         (first_id, 1, "orders", "orders.csv", hashlib.sha256((first / "orders.csv").read_bytes()).hexdigest(), 3),
         (second_id, 2, "orders", "orders.csv", hashlib.sha256((day2 / "orders.csv").read_bytes()).hexdigest(), 2),
     ]
     assert deliveries[2][6] == loaded_at[second_id]
-    manifest = {row[0]: row[1:] for row in query(database, "select table_name, row_count, delivery_id from raw.load_manifest")}
+    manifest = {
+        row[0]: row[1:] for row in query(database, "select table_name, row_count, delivery_id from raw.load_manifest")
+    }
     assert manifest["orders"] == (5, second_id) and manifest["customers"] == (2, second_id)
 
 

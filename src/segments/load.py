@@ -30,12 +30,12 @@ from pathlib import Path
 import duckdb
 
 from segments.contract import (
-    LINEAGE_COLUMNS,
     AMOUNT,
     BOOLEAN,
     DATE,
     FILE_EXTENSIONS,
     INTEGER,
+    LINEAGE_COLUMNS,
     PRICE,
     RAW_DELIVERY_ID,
     RAW_LOADED_AT,
@@ -512,7 +512,8 @@ def check_appendable(connection: duckdb.DuckDBPyConnection, delivery: Delivery) 
     ).fetchall()[0][0]
     if earlier is not None:
         raise CommandError(
-            f"delivery {delivery.delivery_id[:16]} (the same files) was already loaded at {earlier} UTC; nothing was loaded"
+            f"delivery {delivery.delivery_id[:16]} (the same files) was already loaded at {earlier} UTC; "
+            "nothing was loaded"
         )
 
 
