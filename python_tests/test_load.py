@@ -108,7 +108,7 @@ def fingerprint(database: Path) -> dict[str, tuple[int, str]]:
         for table in sorted(tables):
             rows = connection.execute(
                 f"select * exclude (_loaded_at) from raw.{table} order by all"
-                if table != "load_manifest"
+                if table not in ("load_manifest", "deliveries")
                 else f"select * from raw.{table} order by all"
             ).fetchall()
             result[table] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
@@ -135,7 +135,7 @@ def test_valid_folder_loads_with_types_lineage_and_empty_optional_tables(tmp_pat
         assert opt_in == [("c1", True), ("c2", False)]
         for table in TABLES:
             columns = [row[0] for row in connection.execute(f"describe raw.{table.name}").fetchall()]
-            assert columns == [*table.column_names, "_raw_row_id", "_source_file", "_loaded_at"]
+            assert columns == [*table.column_names, "_raw_row_id", "_source_file", "_loaded_at", "_delivery_id"]
         assert connection.execute("select count(*) from raw.web_events").fetchall()[0][0] == 0
         manifest = dict(connection.execute("select table_name, row_count from raw.load_manifest").fetchall())
         assert manifest["orders"] == 3 and manifest["customers"] == 2 and manifest["app_events"] == 0

@@ -32,10 +32,113 @@ BUILT_TABLES = (("intermediate", "int_orders_attributed"), ("marts", "customers"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
-    parser.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
+    parser.add_argument("--from", dest="start", type=date.fromisoformat, default=None)
+    parser.add_argument("--to", dest="end", type=date.fromisoformat, default=None)
     parser.add_argument("--every", choices=STEPS, default="month", help="day, week, or month (month ends)")
+    parser.add_argument(
+        "--restate",
+        action="store_true",
+        help="instead of --from/--to: rebuild the history dates that deliveries loaded since they "
+        "were built reach back to (late rows, re-deliveries)",
+    )
     add_database_argument(parser)
+
+
+# Per raw table, the time a row's data belongs to (order_items: none, they have no date and
+# no history model reads them).
+RAW_DATA_TIMES = {
+    "customers": "coalesce(updated_at, created_at)",
+    "orders": "ordered_at",
+    "web_events": "occurred_at",
+    "app_events": "occurred_at",
+    "email_events": "occurred_at",
+    "erasure_requests": "requested_at",
+}
+
+
+def latest_history_date(database: Path) -> date:
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        latest = connection.execute("select max(as_of_date) from marts.segment_catalog_history").fetchall()[0][0]
+    return date.fromisoformat(str(latest))
+
+
+def restated_dates(database: Path) -> list[date]:
+    """The history's as-of dates, but its latest, that changed since they were built
+    (segment_catalog_history.recorded_at): a delivery loaded since holds a row dated on or
+    before the date (late rows, a re-delivered day), or a customer of that date had its key
+    merged or split since (marts.customer_key_merges). A full build of every delivery would
+    give those dates other rows, so they are rebuilt; the latest date is the one the build
+    just made."""
+    import duckdb  # here, not at the top: segments --help must not load it
+
+    connection = duckdb.connect(str(database), read_only=True)
+    try:
+        tables = {
+            row[0]
+            for row in connection.execute("select table_name from duckdb_tables() where schema_name = 'raw'").fetchall()
+        }
+        if "deliveries" not in tables:
+            raise CommandError(f"{database} records no deliveries (raw.deliveries): load it with this segments first")
+        earliest = " union all ".join(
+            f"select _delivery_id as delivery_id, min(cast({column} as date)) as earliest_date from raw.{table} "
+            "group by _delivery_id"
+            for table, column in RAW_DATA_TIMES.items()
+            if table in tables
+        )
+        has_merge_log = bool(
+            connection.execute(
+                "select count(*) from duckdb_tables() "
+                "where schema_name = 'marts' and table_name = 'customer_key_merges'"
+            ).fetchall()[0][0]
+        )
+        # a date that holds a customer whose key merged or split after it was built: a full
+        # build gives that customer other rows on it (the identity graph is the current one)
+        merged = (
+            """
+            union
+            select built.as_of_date
+            from built
+            inner join marts.customer_key_merges as merges
+                on merges.merged_at > built.built_at
+            inner join marts.customer_segments as segments
+                on segments.as_of_date = built.as_of_date
+                    and segments.customer_key in (merges.merged_customer_key, merges.surviving_customer_key)
+            """
+            if has_merge_log
+            else ""
+        )
+        rows = connection.execute(f"""
+            with built as (
+                select as_of_date, max(recorded_at) as built_at
+                from marts.segment_catalog_history
+                group by as_of_date
+            ),
+            delivered as (
+                select
+                    deliveries.delivery_id,
+                    max(deliveries.loaded_at) as loaded_at,
+                    min(earliest.earliest_date) as earliest_date
+                from raw.deliveries as deliveries
+                inner join ({earliest}) as earliest on deliveries.delivery_id = earliest.delivery_id
+                group by deliveries.delivery_id
+            ),
+            stale as (
+                select built.as_of_date
+                from built
+                inner join delivered
+                    on delivered.loaded_at > built.built_at and delivered.earliest_date <= built.as_of_date
+                {merged}
+            )
+            select distinct as_of_date
+            from stale
+            where as_of_date < (select max(as_of_date) from built)
+            order by 1
+        """).fetchall()
+    finally:
+        connection.close()
+    return [date.fromisoformat(str(row[0])) for row in rows]
 
 
 def as_of_dates(start: date, end: date, every: str) -> list[date]:
@@ -151,10 +254,26 @@ def build_dates(dates: list[date], database: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    database = resolve_database(args.database).resolve()
+    if args.restate:
+        if args.start is not None or args.end is not None:
+            raise CommandError("--restate chooses the dates itself: give it without --from and --to")
+        problem = missing_prerequisite(database)
+        if problem:
+            raise CommandError(problem)
+        dates = restated_dates(database)
+        if not dates:
+            print("no history date to restate: no delivery since reaches back before the latest as-of date")
+            return 0
+        # then the latest date again: a backfill leaves the feature marts at the date it built last
+        build_dates([*dates, latest_history_date(database)], database)
+        print(f"restated {len(dates)} as-of dates: {', '.join(map(str, dates))}")
+        return 0
+    if args.start is None or args.end is None:
+        raise CommandError("give --from and --to (or --restate)")
     dates = as_of_dates(args.start, args.end, args.every)
     if not dates:
         raise CommandError(f"no {args.every} end between {args.start} and {args.end}")
-    database = resolve_database(args.database).resolve()
     problem = missing_prerequisite(database)
     if problem:
         raise CommandError(problem)

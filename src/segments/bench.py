@@ -6,7 +6,10 @@ under ``<work-dir>/tiers/<customers>``, generator seed 1), time ``segments load`
 ``dbt build`` (dbt's start-up is paid once) and attribute its time to layers, models and
 tests from ``target/run_results.json`` and the manifest, then time the two baselines on
 the same raw tables: the one-query lower bound (benchmarks/baseline_one_query.sql) and
-pandas (benchmarks/baseline_pandas.py). Prints the figures, each model's growth between
+pandas (benchmarks/baseline_pandas.py). The daily step (unless ``--no-daily``): the tier is
+split into its history and its last day (``segments split-deliveries``, cached), the load
+and build above read the history, and then the last day is appended (``segments load
+--append``) and built again, both timed. Prints the figures, each model's growth between
 consecutive tiers, and writes the results table to docs/benchmarks.md between markers.
 Nothing is asserted: figures depend on the machine and on what else runs on it.
 """
@@ -104,6 +107,10 @@ class TierResult:
     nodes: list[NodeTiming] = field(default_factory=list)
     rfm_path: list[str] = field(default_factory=list)
     baselines: dict[str, Measured] = field(default_factory=dict)
+    daily_rows: int = 0
+    daily_load: Measured | None = None
+    daily_build: Measured | None = None
+    daily_nodes: list[NodeTiming] = field(default_factory=list)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +132,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--docs", type=Path, default=DEFAULT_DOCS, help="markdown file whose bench section is replaced with the results"
     )
     parser.add_argument("--no-docs", action="store_true", help="print only, write no docs")
+    parser.add_argument(
+        "--no-daily",
+        action="store_true",
+        help="skip the daily step (load and build the whole tier, append nothing)",
+    )
     parser.add_argument(
         "--report-only",
         action="store_true",
@@ -218,6 +230,48 @@ def ensure_tier(tier: str, work_dir: Path) -> tuple[Path, Measured | None]:
     )
     stamp.write_text(json.dumps(wanted))
     return folder, result
+
+
+def split_tier(tier: str, folder: Path, work_dir: Path) -> tuple[Path, Path]:
+    """The tier as its history and its last day's delivery (cached, like the tier)."""
+    from segments.deliveries import latest_day_of, split_daily
+
+    out = work_dir / "deliveries" / tier
+    stamp = out / ".complete"
+    source = str(folder.resolve())
+    if stamp.exists() and json.loads(stamp.read_text()).get("source") == source:
+        days = sorted(path for path in out.iterdir() if path.is_dir())
+        return days[0], days[-1]
+    shutil.rmtree(out, ignore_errors=True)
+    last_day = latest_day_of(folder)
+    progress(f"[{tier}] splitting {folder} into its history and the delivery of {last_day}")
+    split_daily(folder, out, last_day)
+    stamp.write_text(json.dumps({"source": source}))
+    days = sorted(path for path in out.iterdir() if path.is_dir())
+    return days[0], days[-1]
+
+
+def bench_daily(tier: str, result: TierResult, day: Path, database: Path, run_dir: Path) -> None:
+    """Append one day's delivery to the built warehouse and build again, both timed."""
+    environment = dbt_environment(database, run_dir)
+    log = run_dir / "daily_load.log"
+    result.daily_load = checked(
+        "segments load --append",
+        measure(
+            [str(BIN / "segments"), "load", "--append", "--from", str(day), "--database", str(database)],
+            environment,
+            log,
+        ),
+        log,
+    )
+    result.daily_rows = sum(raw_row_counts(database).values()) - sum(result.raw_rows.values())
+    progress(f"[{tier}] daily load --append: {result.daily_load.seconds:.1f} s, {result.daily_rows:,} rows")
+    log = run_dir / "daily_dbt_build.log"
+    result.daily_build = measure([str(BIN / "dbt"), "build"], environment, log)
+    target = run_dir / "target"
+    manifest = json.loads((target / "manifest.json").read_text())
+    result.daily_nodes = node_timings(json.loads((target / "run_results.json").read_text()), manifest)
+    progress(f"[{tier}] daily dbt build: {result.daily_build.seconds:.1f} s, exit {result.daily_build.returncode}")
 
 
 def dbt_environment(database: Path, run_dir: Path) -> dict[str, str]:
@@ -345,11 +399,14 @@ def run_baseline(script: str, database: Path, log: Path) -> Measured:
     return Measured(float(reported["seconds"]), result.peak_bytes)
 
 
-def bench_tier(tier: str, work_dir: Path) -> TierResult:
+def bench_tier(tier: str, work_dir: Path, daily: bool = True) -> TierResult:
     result = TierResult(tier, TIERS[tier])
     folder, result.generate = ensure_tier(tier, work_dir)
     if result.generate is not None:
         progress(f"[{tier}] generate: {result.generate.seconds:.1f} s, peak {gib(result.generate.peak_bytes)}")
+    day: Path | None = None
+    if daily:
+        folder, day = split_tier(tier, folder, work_dir)
     run_dir = work_dir / "runs" / tier
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -388,6 +445,8 @@ def bench_tier(tier: str, work_dir: Path) -> TierResult:
         log = run_dir / f"baseline_{script.removesuffix('.py')}.log"
         result.baselines[name] = run_baseline(script, database, log)
         progress(f"[{tier}] baseline {name}: {result.baselines[name].seconds:.2f} s")
+    if day is not None:
+        bench_daily(tier, result, day, database, run_dir)
     return result
 
 
@@ -517,6 +576,51 @@ def results_table(results: list[TierResult]) -> list[str]:
                 ],
             )
         )
+    lines.append(
+        row(
+            "daily: `segments load --append` of the last day",
+            [
+                f"{result.daily_load.seconds:.1f} s ({result.daily_rows:,} rows)" if result.daily_load else ""
+                for result in results
+            ],
+        )
+    )
+    lines.append(
+        row(
+            "daily: `dbt build` after it",
+            [
+                f"{result.daily_build.seconds:.1f} s (exit {result.daily_build.returncode})"
+                if result.daily_build
+                else ""
+                for result in results
+            ],
+        )
+    )
+    lines.append(
+        row(
+            "daily build / full build",
+            [
+                f"{100 * result.daily_build.seconds / result.build.seconds:.0f}%"
+                if result.daily_build and result.build and result.build.seconds > 0
+                else ""
+                for result in results
+            ],
+        )
+    )
+    lines.append(
+        row(
+            "daily: staging, identity, features, segments (sums)",
+            [
+                " / ".join(
+                    f"{sum(node.seconds for node in result.daily_nodes if node.layer == layer):.1f} s"
+                    for layer in ("staging", "identity", "features", "segments")
+                )
+                if result.daily_nodes
+                else ""
+                for result in results
+            ],
+        )
+    )
     lines.append(
         row(
             "five slowest models",
@@ -747,6 +851,11 @@ def load_result(work_dir: Path, tier: str) -> TierResult:
     )
     result.nodes = [NodeTiming(**node) for node in item["nodes"]]
     result.baselines = {name: Measured(**value) for name, value in item["baselines"].items()}
+    result.daily_rows = int(item.get("daily_rows", 0))
+    result.daily_load, result.daily_build = (
+        Measured(**item[step]) if item.get(step) else None for step in ("daily_load", "daily_build")
+    )
+    result.daily_nodes = [NodeTiming(**node) for node in item.get("daily_nodes", [])]
     manifest = path.parent / "target" / "manifest.json"
     result.rfm_path = rfm_path(json.loads(manifest.read_text())) if manifest.exists() else item["rfm_path"]
     return result
@@ -760,7 +869,7 @@ def run(args: argparse.Namespace) -> int:
         if args.report_only:
             results.append(load_result(work_dir, tier))
             continue
-        result = bench_tier(tier, work_dir)
+        result = bench_tier(tier, work_dir, daily=not args.no_daily)
         save_result(work_dir, result)  # an interrupted run keeps the tiers measured so far
         results.append(result)
     section = report(results, machine(), args.report_only)

@@ -33,6 +33,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "segments.backfill",
         "build the segment history for successive as-of dates",
     ),
+    "split-deliveries": (
+        "segments.deliveries",
+        "split a raw folder into daily deliveries (history, then one folder per day, late rows included)",
+    ),
     "load": ("segments.load", "validate a raw folder against the contract and load it"),
     "identity-eval": (
         "segments.identity_eval",

@@ -149,9 +149,14 @@ TABLES_BY_NAME: dict[str, Table] = {table.name: table for table in TABLES}
 FILE_EXTENSIONS: tuple[str, ...] = (".parquet", ".csv")
 
 # Columns the loader adds to every raw table for lineage and reconciliation.
-RAW_ROW_ID = "_raw_row_id"  # 1-based row number within the loaded file
+# _raw_row_id is unique across deliveries: the first delivery numbers its rows 1..n in file
+# order, every appended delivery continues after the table's largest id, so ordering by it
+# is delivery order, then file order.
+RAW_ROW_ID = "_raw_row_id"
 RAW_SOURCE_FILE = "_source_file"  # the file name the row came from
 RAW_LOADED_AT = "_loaded_at"  # UTC timestamp of the load
+RAW_DELIVERY_ID = "_delivery_id"  # the delivery the row came in (raw.deliveries)
+LINEAGE_COLUMNS: tuple[str, ...] = (RAW_ROW_ID, RAW_SOURCE_FILE, RAW_LOADED_AT, RAW_DELIVERY_ID)
 
 
 def render_markdown_table() -> str:

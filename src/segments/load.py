@@ -1,9 +1,17 @@
-"""``segments load --from DIR``: validate a raw folder against the contract and load it.
+"""``segments load --from DIR [--append]``: validate a raw folder against the contract and load it.
 
 The load is all or nothing. Every file is validated first, in an in-memory DuckDB, without
 opening the warehouse; only a folder with no contract violation is written, inside one
-transaction that replaces every raw table. A refused load leaves the warehouse exactly as
-it was (a warehouse file that did not exist is not created).
+transaction that replaces every raw table (plain load) or appends the folder's tables to
+them (``--append``: one delivery of a daily feed, any subset of the tables). A refused
+load leaves the warehouse exactly as it was (a warehouse file that did not exist is not
+created).
+
+Every load is one delivery: its id is a SHA-256 of the files' content (per table), every
+row carries it (``_delivery_id``) with its load time, and ``raw.deliveries`` records it
+(one row per delivery and file: load time, file, SHA-256, rows). A plain load replaces the
+deliveries with its own; an appended delivery whose id is already recorded (the same
+files again) is refused, so no delivery is ever loaded twice.
 
 Row-level problems (null keys, malformed emails, negative totals, duplicates) are not
 contract violations: those rows load as they are and staging quarantines them.
@@ -27,7 +35,9 @@ from segments.contract import (
     DATE,
     FILE_EXTENSIONS,
     INTEGER,
+    LINEAGE_COLUMNS,
     PRICE,
+    RAW_DELIVERY_ID,
     RAW_LOADED_AT,
     RAW_ROW_ID,
     RAW_SOURCE_FILE,
@@ -50,6 +60,7 @@ from segments.sources import (
 from segments.warehouse import add_database_argument, resolve_database
 
 RAW_SCHEMA = "raw"
+DELIVERIES_TABLE = "deliveries"
 # The warehouse's customer key secret (macro identifier_key): restricted, never published.
 SECRET_SCHEMA = "restricted"
 SECRET_TABLE = "customer_key_secret"
@@ -69,25 +80,64 @@ class RawFile:
         return f"source_{self.table.name}"
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What one load adds: its content id, load time, and the row id offset of each table."""
+
+    delivery_id: str
+    loaded_at: datetime
+    file_hashes: dict[str, str]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="folder", type=Path, required=True, help="folder of raw files")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add the folder as one more delivery (any subset of the tables) instead of replacing the raw tables",
+    )
     add_database_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     database = resolve_database(args.database)
     try:
-        row_counts = load_folder(args.folder, database)
+        delivery_id, row_counts = load_folder(args.folder, database, append=args.append)
     except (duckdb.Error, OSError) as error:
         raise CommandError(f"loading {args.folder} failed: {first_line(error)}") from error
     for table_name, rows in row_counts.items():
-        print(f"{RAW_SCHEMA}.{table_name}: {rows:,} rows")
-    print(f"loaded {args.folder} into {database}")
+        print(f"{RAW_SCHEMA}.{table_name}: {rows:,} rows{' added' if args.append else ''}")
+    print(f"{'appended' if args.append else 'loaded'} {args.folder} into {database} as delivery {delivery_id[:16]}")
     return 0
 
 
-def find_files(folder: Path) -> tuple[list[RawFile], list[str]]:
-    """The contract files in folder, and every naming violation found."""
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def new_delivery(files: dict[str, RawFile]) -> Delivery:
+    """The delivery a folder's files make: its id is a SHA-256 over each table's name and the
+    SHA-256 of its file's bytes, so the same files give the same id wherever they lie."""
+    import hashlib
+
+    hashes = {name: file_sha256(files[name].path) for name in sorted(files)}
+    content = "".join(f"{name}\t{digest}\n" for name, digest in hashes.items())
+    return Delivery(
+        delivery_id=hashlib.sha256(content.encode()).hexdigest(),
+        loaded_at=datetime.now(UTC).replace(tzinfo=None),
+        file_hashes=hashes,
+    )
+
+
+def find_files(folder: Path, required: bool = True) -> tuple[list[RawFile], list[str]]:
+    """The contract files in folder, and every naming violation found (a required table
+    missing too, unless not required: an appended delivery may hold any tables, not none)."""
     if not folder.exists():
         raise CommandError(f"folder {folder} does not exist")
     if not folder.is_dir():
@@ -124,8 +174,10 @@ def find_files(folder: Path) -> tuple[list[RawFile], list[str]]:
             continue
         files[table.name] = RawFile(table, path)
     for table in TABLES:
-        if table.required and table.name not in files:
+        if required and table.required and table.name not in files:
             problems.append(f"{table.name}.parquet or {table.name}.csv: required table is missing")
+    if not required and not files and not problems:
+        problems.append("no table file: a delivery holds at least one <table>.parquet or <table>.csv")
     return list(files.values()), problems
 
 
@@ -386,9 +438,10 @@ def validate_file(connection: duckdb.DuckDBPyConnection, raw_file: RawFile) -> t
         f"{expressions[column]} as {quote(column)}" for column in raw_file.table.column_names
     )
     select = (
-        f"select\n    {typed_columns},\n    {ROW_COLUMN} as {RAW_ROW_ID},\n"
+        f"select\n    {typed_columns},\n    {ROW_COLUMN} + $row_offset::bigint as {RAW_ROW_ID},\n"
         f"    {literal(name)} as {RAW_SOURCE_FILE},\n"
-        f"    $loaded_at::timestamp as {RAW_LOADED_AT}\nfrom {raw_file.view}"
+        f"    $loaded_at::timestamp as {RAW_LOADED_AT},\n"
+        f"    $delivery_id::varchar as {RAW_DELIVERY_ID}\nfrom {raw_file.view}"
     )
     return problems, select
 
@@ -398,13 +451,16 @@ def empty_select(table: Table) -> str:
     return (
         f"select {columns}, cast(null as bigint) as {RAW_ROW_ID}, "
         f"cast(null as varchar) as {RAW_SOURCE_FILE}, "
-        f"cast(null as timestamp) as {RAW_LOADED_AT} limit 0"
+        f"cast(null as timestamp) as {RAW_LOADED_AT}, "
+        f"cast(null as varchar) as {RAW_DELIVERY_ID} limit 0"
     )
 
 
-def validate_folder(folder: Path, connection: duckdb.DuckDBPyConnection) -> tuple[dict[str, RawFile], dict[str, str]]:
+def validate_folder(
+    folder: Path, connection: duckdb.DuckDBPyConnection, required: bool = True
+) -> tuple[dict[str, RawFile], dict[str, str]]:
     """The folder's files and the select yielding each raw table; CommandError if refused."""
-    found, problems = find_files(folder)
+    found, problems = find_files(folder, required)
     files = {raw_file.table.name: raw_file for raw_file in found}
     selects: dict[str, str] = {}
     for table in TABLES:
@@ -424,36 +480,144 @@ def validate_folder(folder: Path, connection: duckdb.DuckDBPyConnection) -> tupl
     return files, selects
 
 
+def raw_columns(table: Table) -> list[str]:
+    return [*table.column_names, *LINEAGE_COLUMNS]
+
+
+def existing_columns(connection: duckdb.DuckDBPyConnection, table_name: str) -> list[str] | None:
+    """The columns of the attached warehouse's raw table, in order (None when it does not exist)."""
+    rows = connection.execute(
+        "select column_name from duckdb_columns() where database_name = 'warehouse' "
+        "and schema_name = ? and table_name = ? order by column_index",
+        [RAW_SCHEMA, table_name],
+    ).fetchall()
+    return [str(row[0]) for row in rows] or None
+
+
+def check_appendable(connection: duckdb.DuckDBPyConnection, delivery: Delivery) -> None:
+    """Refuse an append the warehouse cannot take: a delivery already loaded, or raw tables
+    loaded by a loader without delivery ids (reload them with a plain segments load)."""
+    for table in TABLES:
+        columns = existing_columns(connection, table.name)
+        if columns is not None and columns != raw_columns(table):
+            raise CommandError(
+                f"{RAW_SCHEMA}.{table.name} does not have the columns of this loader ({', '.join(LINEAGE_COLUMNS)} "
+                "after the contract columns): load the whole history once with a plain segments load"
+            )
+    if existing_columns(connection, DELIVERIES_TABLE) is None:
+        return
+    earlier = connection.execute(
+        f"select cast(min(loaded_at) as varchar) from warehouse.{RAW_SCHEMA}.{DELIVERIES_TABLE} where delivery_id = ?",
+        [delivery.delivery_id],
+    ).fetchall()[0][0]
+    if earlier is not None:
+        raise CommandError(
+            f"delivery {delivery.delivery_id[:16]} (the same files) was already loaded at {earlier} UTC; "
+            "nothing was loaded"
+        )
+
+
+def row_offset(connection: duckdb.DuckDBPyConnection, table_name: str, append: bool) -> int:
+    """The largest _raw_row_id of the table (0 for a replacing load or a new table)."""
+    if not append or existing_columns(connection, table_name) is None:
+        return 0
+    counted = connection.execute(
+        f"select coalesce(max({RAW_ROW_ID}), 0) from warehouse.{RAW_SCHEMA}.{table_name}"
+    ).fetchall()
+    return int(counted[0][0])
+
+
 def write_raw_tables(
     connection: duckdb.DuckDBPyConnection,
     files: dict[str, RawFile],
     selects: dict[str, str],
-    loaded_at: datetime,
+    delivery: Delivery,
+    append: bool = False,
 ) -> dict[str, int]:
-    """Replace every raw table and the manifest of the attached warehouse (no transaction)."""
+    """Replace every raw table (or append the delivery's tables to them), record the delivery and
+    rewrite the manifest of the attached warehouse (no transaction). Returns the rows the
+    delivery brought per table."""
     connection.execute(f"create schema if not exists warehouse.{RAW_SCHEMA}")
+    if append:
+        check_appendable(connection, delivery)
     row_counts: dict[str, int] = {}
     for table in TABLES:
-        connection.execute(
-            f"create or replace table warehouse.{RAW_SCHEMA}.{table.name} as {selects[table.name]}",
-            {"loaded_at": loaded_at} if table.name in files else None,
-        )
-        counted = connection.execute(f"select count(*) from warehouse.{RAW_SCHEMA}.{table.name}").fetchall()
+        target = f"warehouse.{RAW_SCHEMA}.{table.name}"
+        parameters = {
+            "loaded_at": delivery.loaded_at,
+            "delivery_id": delivery.delivery_id,
+            "row_offset": row_offset(connection, table.name, append),
+        }
+        if not append:
+            connection.execute(
+                f"create or replace table {target} as {selects[table.name]}",
+                parameters if table.name in files else None,
+            )
+        else:
+            connection.execute(f"create table if not exists {target} as {empty_select(table)}")
+            if table.name not in files:
+                continue
+            connection.execute(f"insert into {target} {selects[table.name]}", parameters)
+        counted = connection.execute(
+            f"select count(*) from {target} where {RAW_DELIVERY_ID} = ?", [delivery.delivery_id]
+        ).fetchall()
         row_counts[table.name] = int(counted[0][0])
+    record_delivery(connection, files, delivery, row_counts, append)
+    write_manifest(connection, delivery)
+    create_customer_key_secret(connection)
+    return row_counts
+
+
+def record_delivery(
+    connection: duckdb.DuckDBPyConnection,
+    files: dict[str, RawFile],
+    delivery: Delivery,
+    row_counts: dict[str, int],
+    append: bool,
+) -> None:
+    """One row per file of the delivery in raw.deliveries (replaced by a plain load)."""
+    target = f"warehouse.{RAW_SCHEMA}.{DELIVERIES_TABLE}"
+    if not append:
+        connection.execute(f"drop table if exists {target}")
+    connection.execute(
+        f"create table if not exists {target} (delivery_id varchar not null, delivery_number bigint not null, "
+        "loaded_at timestamp not null, table_name varchar not null, source_file varchar not null, "
+        "file_sha256 varchar not null, row_count bigint not null)"
+    )
+    number = int(connection.execute(f"select coalesce(max(delivery_number), 0) + 1 from {target}").fetchall()[0][0])
+    for table_name in sorted(files):
+        connection.execute(
+            f"insert into {target} values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                delivery.delivery_id,
+                number,
+                delivery.loaded_at,
+                table_name,
+                files[table_name].path.name,
+                delivery.file_hashes[table_name],
+                row_counts[table_name],
+            ],
+        )
+
+
+def write_manifest(connection: duckdb.DuckDBPyConnection, delivery: Delivery) -> None:
+    """raw.load_manifest: every table's rows now, its latest source file and the latest load.
+    Its hash is the identity of the raw data a build read (macro raw_data_identity_sql), so
+    every load, appended or not, changes it."""
     manifest_rows = ", ".join(
         f"({literal(table.name)}, "
-        f"{literal(files[table.name].path.name) if table.name in files else 'null'}, "
-        f"{row_counts[table.name]}, $loaded_at::timestamp)"
+        f"(select max_by(source_file, delivery_number) from warehouse.{RAW_SCHEMA}.{DELIVERIES_TABLE} "
+        f"where table_name = {literal(table.name)}), "
+        f"(select count(*) from warehouse.{RAW_SCHEMA}.{table.name}), "
+        "$loaded_at::timestamp, $delivery_id::varchar)"
         for table in TABLES
     )
     connection.execute(
         f"create or replace table warehouse.{RAW_SCHEMA}.load_manifest as "
         f"select * from (values {manifest_rows}) "
-        f"as manifest(table_name, source_file, row_count, loaded_at)",
-        {"loaded_at": loaded_at},
+        "as manifest(table_name, source_file, row_count, loaded_at, delivery_id)",
+        {"loaded_at": delivery.loaded_at, "delivery_id": delivery.delivery_id},
     )
-    create_customer_key_secret(connection)
-    return row_counts
 
 
 def create_customer_key_secret(connection: duckdb.DuckDBPyConnection) -> None:
@@ -483,17 +647,19 @@ def remove_created_warehouse(database: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def load_folder(folder: Path, database: Path) -> dict[str, int]:
-    """Validate folder, then replace the warehouse's raw tables with it in one transaction.
+def load_folder(folder: Path, database: Path, append: bool = False) -> tuple[str, dict[str, int]]:
+    """Validate folder, then replace the warehouse's raw tables with it (or append it as one
+    delivery) in one transaction. Returns the delivery id and the rows loaded per table.
 
-    Any failure (a contract violation, an unreadable file, a locked warehouse, a full disk)
-    raises CommandError and leaves the warehouse as it was.
+    Any failure (a contract violation, an unreadable file, a delivery already loaded, a
+    locked warehouse, a full disk) raises CommandError and leaves the warehouse as it was.
     """
     connection = duckdb.connect(":memory:")
     try:
         connection.execute("set TimeZone = 'UTC'")
-        files, selects = validate_folder(folder, connection)
-        return write_warehouse(connection, database, files, selects)
+        files, selects = validate_folder(folder, connection, required=not append)
+        delivery = new_delivery(files)
+        return delivery.delivery_id, write_warehouse(connection, database, files, selects, delivery, append)
     finally:
         connection.close()
 
@@ -503,9 +669,11 @@ def write_warehouse(
     database: Path,
     files: dict[str, RawFile],
     selects: dict[str, str],
+    delivery: Delivery,
+    append: bool = False,
 ) -> dict[str, int]:
-    """Attach the warehouse and replace its raw tables in one transaction, or change nothing."""
-    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    """Attach the warehouse and replace (or append to) its raw tables in one transaction, or
+    change nothing."""
     existed = database.exists()
     try:
         database.parent.mkdir(parents=True, exist_ok=True)
@@ -516,7 +684,7 @@ def write_warehouse(
         raise CommandError(f"cannot open the warehouse {database}: {first_line(error)}") from error
     try:
         connection.execute("begin transaction")
-        row_counts = write_raw_tables(connection, files, selects, loaded_at)
+        row_counts = write_raw_tables(connection, files, selects, delivery, append)
         connection.execute("commit")
     except BaseException as error:
         # the transaction may already be gone (a failed commit rolls back by itself)
@@ -526,6 +694,8 @@ def write_warehouse(
             connection.execute("detach warehouse")
         if not existed:
             remove_created_warehouse(database)
+        if isinstance(error, CommandError):
+            raise
         if isinstance(error, (duckdb.Error, OSError)):
             raise CommandError(f"loading into {database} failed, nothing changed: {first_line(error)}") from error
         raise

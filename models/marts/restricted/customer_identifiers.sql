@@ -1,4 +1,6 @@
 {#- Restricted use: holds raw emails and phones. -#}
+-- built after customer_key_merges, which reads the keys this table held before
+-- depends_on: {{ ref('customer_key_merges') }}
 with
 
 identifier_keys as (

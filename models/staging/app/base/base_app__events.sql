@@ -1,17 +1,34 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=replace_rows_strategy(),
+        unique_key='raw_row_id',
+        on_schema_change='fail',
+        pre_hook="{{ delete_stale_deliveries() }}",
+    )
+}}
 with
-
-source_app_events as (
-    select * from {{ source('app', 'app_events') }}
-),
 
 erased_identifiers as (
     select * from {{ ref('stg_privacy__erased_identifiers') }}
+),
+
+{{ delivery_scope_ctes(
+    source('app', 'app_events'),
+    {'event_id': clean_identifier('source_rows.event_id')},
+    [['customer_id', 'customer_id']],
+) }}
+
+source_app_events as (
+    select * from {{ source('app', 'app_events') }}
+    {{ in_delivery_scope() }}
 ),
 
 normalised as (
     select
         _raw_row_id as raw_row_id,
         _loaded_at as loaded_at,
+        _delivery_id as delivery_id,
         {{ clean_identifier('event_id') }} as event_id,
         {{ clean_identifier('device_id') }} as device_id,
         {{ clean_identifier('user_id') }} as customer_id,
@@ -51,6 +68,7 @@ redacted as (
     select
         raw_row_id,
         loaded_at,
+        delivery_id,
         event_id,
         {{- redact_erased([
             'device_id', 'customer_id', 'session_id', 'event_name', 'occurred_at', 'platform',

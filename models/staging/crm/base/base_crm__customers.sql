@@ -1,17 +1,34 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=replace_rows_strategy(),
+        unique_key='raw_row_id',
+        on_schema_change='fail',
+        pre_hook="{{ delete_stale_deliveries() }}",
+    )
+}}
 with
-
-source_customers as (
-    select * from {{ source('crm', 'customers') }}
-),
 
 erased_identifiers as (
     select * from {{ ref('stg_privacy__erased_identifiers') }}
+),
+
+{{ delivery_scope_ctes(
+    source('crm', 'customers'),
+    {'customer_id': clean_identifier('source_rows.customer_id')},
+    [['customer_id', 'customer_id'], ['email', 'email']],
+) }}
+
+source_customers as (
+    select * from {{ source('crm', 'customers') }}
+    {{ in_delivery_scope() }}
 ),
 
 normalised as (
     select
         _raw_row_id as raw_row_id,
         _loaded_at as loaded_at,
+        _delivery_id as delivery_id,
         {{ clean_identifier('customer_id') }} as customer_id,
         {{ normalize_email('email') }} as email,
         {{ normalize_phone('phone') }} as phone,
@@ -60,6 +77,7 @@ redacted as (
     select
         raw_row_id,
         loaded_at,
+        delivery_id,
         {{- redact_erased([
             'customer_id', 'email', 'phone', 'first_name', 'last_name', 'birth_date',
             'gender', 'city', 'country', 'loyalty_tier', 'is_marketing_opted_in',

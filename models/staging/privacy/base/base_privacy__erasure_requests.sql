@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=replace_rows_strategy(),
+        unique_key='raw_row_id',
+        on_schema_change='fail',
+        pre_hook="{{ delete_stale_deliveries() }}",
+    )
+}}
 {#-
     One row per raw erasure request row. The identifiers a request names are kept only as
     their identifier_key (salted md5 of "type:value", the same function as customer_key),
@@ -7,18 +16,26 @@
 -#}
 with
 
-source_erasure_requests as (
-    select * from {{ source('privacy', 'erasure_requests') }}
-),
-
 blocklist as (
     select * from {{ ref('identity_blocklist') }}
+),
+
+{{ delivery_scope_ctes(
+    source('privacy', 'erasure_requests'),
+    {'request_id': clean_identifier('source_rows.request_id')},
+    [],
+) }}
+
+source_erasure_requests as (
+    select * from {{ source('privacy', 'erasure_requests') }}
+    {{ in_delivery_scope() }}
 ),
 
 normalised as (
     select
         _raw_row_id as raw_row_id,
         _loaded_at as loaded_at,
+        _delivery_id as delivery_id,
         {{ clean_identifier('request_id') }} as request_id,
         {{ clean_identifier('customer_id') }} as customer_id,
         {{ normalize_email('email') }} as email,
@@ -60,6 +77,7 @@ keyed as (
     select
         raw_row_id,
         loaded_at,
+        delivery_id,
         request_id,
         case
             when customer_id is not null and not is_placeholder_customer_id
