@@ -133,6 +133,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 # ones fill in at the end, instead of one long module last.
 HEAVIEST_MODULES = (
     "test_quality.py",
+    "test_daily.py",  # one module fixture replays the whole feed twice: start it early
     "test_identity.py",  # second: it builds its own warehouses while the first builds the sample
     "test_audit_gate.py",
     "test_warehouse.py",
@@ -161,6 +162,7 @@ def shares_a_fixture(item: pytest.Item) -> bool:
 # does not work with pytest 9: it renames test ids, which pytest 9 no longer allows.)
 MODULES_SHARING_FIXTURES = {
     "test_bi.py",
+    "test_daily.py",
     "test_export.py",
     "test_generate.py",
     "test_identity.py",
