@@ -58,14 +58,27 @@ identity_identifiers as (
     where email is not null
 ),
 
-leaked_identifiers as (
-    select identity_identifiers.*
+-- the key in a column of its own: an expression (with the secret's subquery) inside the join
+-- condition cannot be a hash join, and DuckDB compared every identifier with every erased one
+-- (575 s of the 250k build, quadratic)
+keyed_identifiers as (
+    select
+        identity_identifiers.*,
+        {{ identifier_key(
+            'identity_identifiers.identifier_type', 'identity_identifiers.identifier_value'
+        ) }} as identifier_key
     from identity_identifiers
+),
+
+leaked_identifiers as (
+    select
+        keyed_identifiers.model_name,
+        keyed_identifiers.identifier_type,
+        keyed_identifiers.identifier_value
+    from keyed_identifiers
     inner join erased_identifiers
-        on identity_identifiers.identifier_type = erased_identifiers.identifier_type
-            and {{ identifier_key(
-                'identity_identifiers.identifier_type', 'identity_identifiers.identifier_value'
-            ) }} = erased_identifiers.identifier_key
+        on keyed_identifiers.identifier_type = erased_identifiers.identifier_type
+            and keyed_identifiers.identifier_key = erased_identifiers.identifier_key
 )
 
 select * from leaked_identifiers
