@@ -58,27 +58,15 @@ identity_identifiers as (
     where email is not null
 ),
 
--- the key in a column of its own: an expression (with the secret's subquery) inside the join
--- condition cannot be a hash join, and DuckDB compared every identifier with every erased one
--- (575 s of the 250k build, quadratic)
-keyed_identifiers as (
-    select
-        identity_identifiers.*,
-        {{ identifier_key(
-            'identity_identifiers.identifier_type', 'identity_identifiers.identifier_value'
-        ) }} as identifier_key
-    from identity_identifiers
-),
-
+-- is_erased_identifier is a semi-join on the identifier's key, as in staging (a key computed
+-- inside a join condition made DuckDB compare every identifier with every erased one: 575 s
+-- of the 250k build)
 leaked_identifiers as (
-    select
-        keyed_identifiers.model_name,
-        keyed_identifiers.identifier_type,
-        keyed_identifiers.identifier_value
-    from keyed_identifiers
-    inner join erased_identifiers
-        on keyed_identifiers.identifier_type = erased_identifiers.identifier_type
-            and keyed_identifiers.identifier_key = erased_identifiers.identifier_key
+    select identity_identifiers.*
+    from identity_identifiers
+    where {{ is_erased_identifier(
+        'identity_identifiers.identifier_type', 'identity_identifiers.identifier_value'
+    ) }}
 )
 
 select * from leaked_identifiers
