@@ -428,3 +428,72 @@ def test_a_negative_seed_is_refused_in_one_line(tmp_path: Path, capsys: pytest.C
     assert main(["generate", "--customers", "10", "--seed", "-1", "--out", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.strip().splitlines() == ["segments generate: error: --seed must not be negative"]
     assert not (tmp_path / "out").exists()
+
+
+def test_daily_deliveries_are_the_same_rows_as_one_folder_split_by_arrival_day(
+    generated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--deliveries daily: the history, then one folder per day; over all folders, exactly the
+    rows of the single folder (the same seed), each delivered on its day or up to
+    --max-late-days after it, never before (a row dated after the last day, a clock defect,
+    comes with the last day); order lines with their order's first delivery; the truth once."""
+    feed = tmp_path / "feed"
+    max_late = 2
+    arguments = ["generate", "--customers", str(CUSTOMERS), "--seed", "7", "--end-date", END_DATE.isoformat()]
+    daily = ["--deliveries", "daily", "--delivery-days", "3", "--late-share", "0.2", "--max-late-days", str(max_late)]
+    assert main([*arguments, *daily, "--out", str(feed)]) == 0
+    days = [END_DATE - timedelta(days=offset) for offset in (3, 2, 1, 0)]
+    assert sorted(path.name for path in feed.iterdir()) == [day.isoformat() for day in days] + ["_truth"]
+    assert digest(feed / "_truth") == digest(generated / "_truth")
+    since = days[1]
+    arrival_time = {
+        "web_events": "occurred_at",
+        "app_events": "occurred_at",
+        "email_events": "occurred_at",
+        "orders": "ordered_at",
+        "erasure_requests": "requested_at",
+    }
+    late_rows = 0
+    with duckdb.connect(":memory:") as connection:
+        connection.execute("set TimeZone = 'UTC'")
+        for table in TABLES:
+            single = f"read_parquet('{generated / (table.name + '.parquet')}')"
+            parts = [
+                f"select *, date '{day}' as delivered_on from read_parquet('{path}')"
+                for day in days
+                if (path := feed / day.isoformat() / f"{table.name}.parquet").exists()
+            ]
+            connection.execute(f"create table {table.name}_feed as {' union all '.join(parts)}")
+            delivered = f"select * exclude (delivered_on) from {table.name}_feed"
+            for left, right in ((f"select * from {single}", delivered), (delivered, f"select * from {single}")):
+                assert connection.execute(f"select count(*) from ({left} except all {right})").fetchall() == [(0,)], (
+                    table.name
+                )
+            if table.name not in arrival_time:
+                continue
+            happened = f"cast({arrival_time[table.name]} as date)"
+            bounds = connection.execute(
+                f"select count(*) filter (where delivered_on > date '{days[0]}' and delivered_on < date '{END_DATE}' "
+                f"and {happened} > delivered_on), "
+                f"count(*) filter (where delivered_on > date '{days[0]}' and {happened} < delivered_on - {max_late}), "
+                f"count(*) filter (where delivered_on = date '{days[0]}' and {happened} >= date '{since}'), "
+                f"count(*) filter (where delivered_on > date '{days[0]}' and {happened} < delivered_on) "
+                f"from {table.name}_feed"
+            ).fetchall()[0]
+            assert bounds[:3] == (0, 0, 0), (table.name, bounds)
+            late_rows += bounds[3]
+        # every order line arrives with its order's first delivery
+        assert connection.execute(
+            "select count(*) from order_items_feed as items left join "
+            "(select order_id, min(delivered_on) as first_on from orders_feed group by order_id) as orders "
+            "on items.order_id = orders.order_id "
+            "where items.delivered_on is distinct from coalesce(orders.first_on, date '" + str(days[0]) + "')"
+        ).fetchall() == [(0,)]
+    assert late_rows > 0
+    assert f"{END_DATE.isoformat()}:" in capsys.readouterr().out
+
+
+def test_daily_deliveries_refuse_csv_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    arguments = ["generate", "--customers", "10", "--out", str(tmp_path / "feed"), "--format", "csv"]
+    assert main([*arguments, "--deliveries", "daily"]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0

@@ -37,6 +37,8 @@ EVENT_TIME = {
     "erasure_requests": "requested_at",
 }
 DAY_COLUMN = "_delivery_date"
+DEFAULT_LATE_SHARE = 0.05
+DEFAULT_MAX_LATE_DAYS = 3
 ROW_COLUMN = "file_row_number"  # read_parquet's own row position
 
 
@@ -45,15 +47,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder that receives one folder per delivery")
     parser.add_argument("--since", type=date.fromisoformat, required=True, help="first day delivered on its own")
     parser.add_argument("--until", type=date.fromisoformat, default=None, help="last day (default: the data's)")
-    parser.add_argument("--late-share", type=float, default=0.05, help="share of rows that arrive late (0.05)")
-    parser.add_argument("--max-late-days", type=int, default=3, help="most days a late row arrives after (3)")
+    parser.add_argument(
+        "--late-share", type=float, default=DEFAULT_LATE_SHARE, help="share of rows that arrive late (%(default)s)"
+    )
+    parser.add_argument(
+        "--max-late-days",
+        type=int,
+        default=DEFAULT_MAX_LATE_DAYS,
+        help="most days a late row arrives after (%(default)s)",
+    )
+
+
+def check_lateness(late_share: float, max_late_days: int) -> None:
+    """One-line errors for a lateness the split cannot apply."""
+    if not 0 <= late_share <= 1:
+        raise CommandError("--late-share must lie between 0 and 1")
+    if max_late_days < 1:
+        raise CommandError("--max-late-days must be at least 1")
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 0 <= args.late_share <= 1:
-        raise CommandError("--late-share must lie between 0 and 1")
-    if args.max_late_days < 1:
-        raise CommandError("--max-late-days must be at least 1")
+    check_lateness(args.late_share, args.max_late_days)
     folders = split_daily(args.source, args.out, args.since, args.until, args.late_share, args.max_late_days)
     for folder, rows in folders.items():
         print(f"{folder}: {sum(rows.values()):,} rows ({', '.join(f'{t} {n:,}' for t, n in rows.items())})")

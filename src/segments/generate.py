@@ -12,14 +12,22 @@ docs/generator.md.
 The generator also writes ground truth under ``DIR/_truth/`` (the loader ignores
 subdirectories): ``identifiers.parquet`` maps every identifier to its true person and
 ``defects.parquet`` lists every deliberately bad row by table and file position.
+
+``--deliveries daily`` writes the same rows as a feed instead (``segments.deliveries``):
+``OUT/<first day - 1>/`` holds the history, then one folder per day of the last
+``--delivery-days`` days, with a share of rows arriving up to ``--max-late-days`` late;
+the ground truth goes to ``OUT/_truth/``.
 """
 
 from __future__ import annotations
 
 import argparse
-from datetime import date
+import shutil
+import tempfile
+from datetime import date, timedelta
 from pathlib import Path
 
+from segments.deliveries import DEFAULT_LATE_SHARE, DEFAULT_MAX_LATE_DAYS, check_lateness, split_daily
 from segments.errors import CommandError
 from segments.generation.parameters import CUSTOMERS_PER_BLOCK, DEFAULT_CHUNK_CUSTOMERS, DEFECT_RATES
 from segments.generation.pipeline import generate
@@ -73,6 +81,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"customers generated and written at a time, rounded up to blocks of {CUSTOMERS_PER_BLOCK:,}; "
         f"the files do not depend on it, peak memory does (default {DEFAULT_CHUNK_CUSTOMERS:,})",
     )
+    parser.add_argument(
+        "--deliveries",
+        choices=("single", "daily"),
+        default="single",
+        help="single: one raw folder (default); daily: a feed, OUT/<day>/ per delivery, the history "
+        "first, then one folder per day of the last --delivery-days days (Parquet only)",
+    )
+    parser.add_argument(
+        "--delivery-days",
+        type=int,
+        default=7,
+        help="with --deliveries daily: the last days delivered one folder each (default %(default)s)",
+    )
+    parser.add_argument(
+        "--late-share",
+        type=float,
+        default=DEFAULT_LATE_SHARE,
+        help="with --deliveries daily: share of rows that arrive late (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-late-days",
+        type=int,
+        default=DEFAULT_MAX_LATE_DAYS,
+        help="with --deliveries daily: most days a late row arrives after (default %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from error
     if args.chunk_customers < 1:
         raise CommandError("--chunk-customers must be at least 1")
+    if args.deliveries == "daily":
+        check_daily_arguments(args)
     settings = Settings(
         args.customers,
         args.seed,
@@ -104,7 +139,33 @@ def run(args: argparse.Namespace) -> int:
         plant,
         args.chunk_customers,
     )
+    if args.deliveries == "daily":
+        return generate_feed(settings, args.out, args.delivery_days, args.late_share, args.max_late_days)
     counts = generate(settings, args.out, args.format)
     for table_name, rows in counts.items():
         print(f"{table_name}: {rows:,} rows")
+    return 0
+
+
+def check_daily_arguments(args: argparse.Namespace) -> None:
+    if args.format != "parquet":
+        raise CommandError("--deliveries daily writes Parquet only: drop --format csv")
+    if not 1 <= args.delivery_days < args.days:
+        raise CommandError("--delivery-days must be at least 1 and less than --days")
+    check_lateness(args.late_share, args.max_late_days)
+
+
+def generate_feed(settings: Settings, out: Path, delivery_days: int, late_share: float, max_late_days: int) -> int:
+    """The generator's rows as a feed under OUT: the history, then one folder per day."""
+    out.mkdir(parents=True, exist_ok=True)
+    since = settings.end_date - timedelta(days=delivery_days - 1)
+    with tempfile.TemporaryDirectory(prefix=".generated-", dir=out) as scratch:
+        generated = Path(scratch)
+        generate(settings, generated, "parquet")
+        folders = split_daily(generated, out, since, settings.end_date, late_share, max_late_days)
+        truth = out / "_truth"
+        shutil.rmtree(truth, ignore_errors=True)
+        shutil.move(generated / "_truth", truth)
+    for folder, rows in folders.items():
+        print(f"{folder}: {sum(rows.values()):,} rows")
     return 0
