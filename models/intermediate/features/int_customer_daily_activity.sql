@@ -24,17 +24,20 @@
     daily_activity_lookback_days) on, so late-arriving events are picked up. Identity can
     re-key customers between runs (merges, new identifiers, splits): a pre-hook deletes
     every row whose customer no longer exists or whose identity fingerprint changed, and
-    the run then rebuilds the whole history of every customer with no rows left. Each
-    source CTE applies that scope (events on or after refresh_from_date, or of a customer
-    to rebuild) before aggregating, so a run reads and aggregates only those events; a
-    full refresh has no refresh_from_date and reads everything.
+    the run then rebuilds the whole history of every customer with no rows left. The
+    source_events CTE applies that scope (events on or after refresh_from_date, or of a
+    customer to rebuild) before aggregating, so a run reads and aggregates only those
+    events; a full refresh reads everything.
 -#}
-{#- an event is read when the run is a full refresh, it falls on or after the refresh date,
-    or its customer is being rebuilt (identity changed) -#}
+{#- an incremental run reads an event when it falls on or after the refresh date or its
+    customer is being rebuilt (identity changed); a full refresh reads every event -#}
 {%- set in_refresh_scope -%}
-(select refresh_bounds.refresh_from_date from refresh_bounds) is null
-            or occurred_at >= (select refresh_bounds.refresh_from_date from refresh_bounds)
+{%- if is_incremental() %}
+        and (
+            occurred_at >= (select refresh_bounds.refresh_from_date from refresh_bounds)
             or customer_key in (select customers_to_rebuild.customer_key from customers_to_rebuild)
+        )
+{%- endif -%}
 {%- endset %}
 
 with
@@ -72,133 +75,87 @@ fingerprints as (
         anti join existing_daily_activity
             on fingerprints.customer_key = existing_daily_activity.customer_key
     ),
-{% else %}
-    refresh_bounds as (
-        select cast(null as date) as refresh_from_date
-    ),
-
-    customers_to_rebuild as (
-        select fingerprints.customer_key
-        from fingerprints
-        where false
-    ),
 {% endif %}
 
-web_days as (
+source_events as (
+    {#- every attributed event as one narrow row (source, kind), so one aggregate counts
+        them all: aggregating each source apart and summing the three per (customer, day)
+        costs two extra passes over about as many groups as there are rows -#}
     select
         customer_key,
         cast(occurred_at as date) as activity_date,
-        count(*) as web_events,
-        count(*) filter (where event_type = 'page_view') as page_views,
-        count(*) filter (where event_type = 'product_view') as web_product_views,
-        count(*) filter (where event_type = 'add_to_cart') as web_add_to_carts,
-        count(*) filter (where event_type = 'purchase') as web_purchases,
-        0 as app_events,
-        0 as app_opens,
-        0 as app_product_views,
-        0 as app_add_to_carts,
-        0 as app_purchases,
-        0 as emails_sent,
-        0 as emails_delivered,
-        0 as email_opens,
-        0 as email_clicks
+        'web' as event_source,
+        event_type as event_kind
     from web_events
     where
         customer_key is not null
-        and (
-            {{ in_refresh_scope }}
-        )
-    group by customer_key, cast(occurred_at as date)
-),
-
-app_days as (
+        {{ in_refresh_scope }}
+    union all
     select
         customer_key,
         cast(occurred_at as date) as activity_date,
-        0 as web_events,
-        0 as page_views,
-        0 as web_product_views,
-        0 as web_add_to_carts,
-        0 as web_purchases,
-        count(*) as app_events,
-        count(*) filter (where event_name = 'app_open') as app_opens,
-        count(*) filter (where event_name = 'product_view') as app_product_views,
-        count(*) filter (where event_name = 'add_to_cart') as app_add_to_carts,
-        count(*) filter (where event_name = 'purchase') as app_purchases,
-        0 as emails_sent,
-        0 as emails_delivered,
-        0 as email_opens,
-        0 as email_clicks
+        'app' as event_source,
+        event_name as event_kind
     from app_events
     where
         customer_key is not null
-        and (
-            {{ in_refresh_scope }}
-        )
-    group by customer_key, cast(occurred_at as date)
-),
-
-email_days as (
+        {{ in_refresh_scope }}
+    union all
     select
         customer_key,
         cast(occurred_at as date) as activity_date,
-        0 as web_events,
-        0 as page_views,
-        0 as web_product_views,
-        0 as web_add_to_carts,
-        0 as web_purchases,
-        0 as app_events,
-        0 as app_opens,
-        0 as app_product_views,
-        0 as app_add_to_carts,
-        0 as app_purchases,
-        count(*) filter (where event_type = 'sent') as emails_sent,
-        count(*) filter (where event_type = 'delivered') as emails_delivered,
-        count(*) filter (where event_type = 'open') as email_opens,
-        count(*) filter (where event_type = 'click') as email_clicks
+        'email' as event_source,
+        event_type as event_kind
     from email_events
     where
         customer_key is not null
-        and (
-            {{ in_refresh_scope }}
-        )
-    group by customer_key, cast(occurred_at as date)
+        {{ in_refresh_scope }}
 ),
 
-source_days as (
-    select * from web_days
-    union all
-    select * from app_days
-    union all
-    select * from email_days
+days as (
+    select
+        customer_key,
+        activity_date,
+        count(*) filter (where event_source = 'web') as web_events,
+        count(*) filter (where event_source = 'web' and event_kind = 'page_view') as page_views,
+        count(*) filter (where event_source = 'web' and event_kind = 'product_view') as web_product_views,
+        count(*) filter (where event_source = 'web' and event_kind = 'add_to_cart') as web_add_to_carts,
+        count(*) filter (where event_source = 'web' and event_kind = 'purchase') as web_purchases,
+        count(*) filter (where event_source = 'app') as app_events,
+        count(*) filter (where event_source = 'app' and event_kind = 'app_open') as app_opens,
+        count(*) filter (where event_source = 'app' and event_kind = 'product_view') as app_product_views,
+        count(*) filter (where event_source = 'app' and event_kind = 'add_to_cart') as app_add_to_carts,
+        count(*) filter (where event_source = 'app' and event_kind = 'purchase') as app_purchases,
+        count(*) filter (where event_source = 'email' and event_kind = 'sent') as emails_sent,
+        count(*) filter (where event_source = 'email' and event_kind = 'delivered') as emails_delivered,
+        count(*) filter (where event_source = 'email' and event_kind = 'open') as email_opens,
+        count(*) filter (where event_source = 'email' and event_kind = 'click') as email_clicks
+    from source_events
+    group by customer_key, activity_date
 ),
 
 daily_activity as (
     select
-        source_days.customer_key,
-        source_days.activity_date,
+        days.customer_key,
+        days.activity_date,
         fingerprints.identity_fingerprint,
-        cast(sum(source_days.web_events) as bigint) as web_events,
-        cast(sum(source_days.page_views) as bigint) as page_views,
-        cast(sum(source_days.web_product_views) as bigint) as web_product_views,
-        cast(sum(source_days.web_add_to_carts) as bigint) as web_add_to_carts,
-        cast(sum(source_days.web_purchases) as bigint) as web_purchases,
-        cast(sum(source_days.app_events) as bigint) as app_events,
-        cast(sum(source_days.app_opens) as bigint) as app_opens,
-        cast(sum(source_days.app_product_views) as bigint) as app_product_views,
-        cast(sum(source_days.app_add_to_carts) as bigint) as app_add_to_carts,
-        cast(sum(source_days.app_purchases) as bigint) as app_purchases,
-        cast(sum(source_days.emails_sent) as bigint) as emails_sent,
-        cast(sum(source_days.emails_delivered) as bigint) as emails_delivered,
-        cast(sum(source_days.email_opens) as bigint) as email_opens,
-        cast(sum(source_days.email_clicks) as bigint) as email_clicks
-    from source_days
+        days.web_events,
+        days.page_views,
+        days.web_product_views,
+        days.web_add_to_carts,
+        days.web_purchases,
+        days.app_events,
+        days.app_opens,
+        days.app_product_views,
+        days.app_add_to_carts,
+        days.app_purchases,
+        days.emails_sent,
+        days.emails_delivered,
+        days.email_opens,
+        days.email_clicks
+    from days
     inner join fingerprints
-        on source_days.customer_key = fingerprints.customer_key
-    group by
-        source_days.customer_key,
-        source_days.activity_date,
-        fingerprints.identity_fingerprint
+        on days.customer_key = fingerprints.customer_key
 )
 
 select * from daily_activity
