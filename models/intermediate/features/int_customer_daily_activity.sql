@@ -32,12 +32,14 @@
 {#- an incremental run reads an event when it falls on or after the refresh date or its
     customer is being rebuilt (identity changed); a full refresh reads every event -#}
 {%- set in_refresh_scope -%}
-{%- if is_incremental() %}
-        and (
+    {%- if is_incremental() -%}
+        (
             occurred_at >= (select refresh_bounds.refresh_from_date from refresh_bounds)
             or customer_key in (select customers_to_rebuild.customer_key from customers_to_rebuild)
         )
-{%- endif -%}
+    {%- else -%}
+        true
+    {%- endif -%}
 {%- endset %}
 
 with
@@ -89,7 +91,7 @@ source_events as (
     from web_events
     where
         customer_key is not null
-        {{ in_refresh_scope }}
+        and {{ in_refresh_scope }}
     union all
     select
         customer_key,
@@ -99,7 +101,7 @@ source_events as (
     from app_events
     where
         customer_key is not null
-        {{ in_refresh_scope }}
+        and {{ in_refresh_scope }}
     union all
     select
         customer_key,
@@ -109,7 +111,7 @@ source_events as (
     from email_events
     where
         customer_key is not null
-        {{ in_refresh_scope }}
+        and {{ in_refresh_scope }}
 ),
 
 days as (
@@ -118,16 +120,26 @@ days as (
         activity_date,
         count(*) filter (where event_source = 'web') as web_events,
         count(*) filter (where event_source = 'web' and event_kind = 'page_view') as page_views,
-        count(*) filter (where event_source = 'web' and event_kind = 'product_view') as web_product_views,
-        count(*) filter (where event_source = 'web' and event_kind = 'add_to_cart') as web_add_to_carts,
+        count(*) filter (
+            where event_source = 'web' and event_kind = 'product_view'
+        ) as web_product_views,
+        count(*) filter (
+            where event_source = 'web' and event_kind = 'add_to_cart'
+        ) as web_add_to_carts,
         count(*) filter (where event_source = 'web' and event_kind = 'purchase') as web_purchases,
         count(*) filter (where event_source = 'app') as app_events,
         count(*) filter (where event_source = 'app' and event_kind = 'app_open') as app_opens,
-        count(*) filter (where event_source = 'app' and event_kind = 'product_view') as app_product_views,
-        count(*) filter (where event_source = 'app' and event_kind = 'add_to_cart') as app_add_to_carts,
+        count(*) filter (
+            where event_source = 'app' and event_kind = 'product_view'
+        ) as app_product_views,
+        count(*) filter (
+            where event_source = 'app' and event_kind = 'add_to_cart'
+        ) as app_add_to_carts,
         count(*) filter (where event_source = 'app' and event_kind = 'purchase') as app_purchases,
         count(*) filter (where event_source = 'email' and event_kind = 'sent') as emails_sent,
-        count(*) filter (where event_source = 'email' and event_kind = 'delivered') as emails_delivered,
+        count(*) filter (
+            where event_source = 'email' and event_kind = 'delivered'
+        ) as emails_delivered,
         count(*) filter (where event_source = 'email' and event_kind = 'open') as email_opens,
         count(*) filter (where event_source = 'email' and event_kind = 'click') as email_clicks
     from source_events
