@@ -42,6 +42,25 @@
     {%- endif -%}
 {%- endset %}
 
+{#- the counted columns: (column, event source, event kind; none counts every event of the
+    source), in the model's column order -#}
+{%- set event_counts = [
+    ('web_events', 'web', none),
+    ('page_views', 'web', 'page_view'),
+    ('web_product_views', 'web', 'product_view'),
+    ('web_add_to_carts', 'web', 'add_to_cart'),
+    ('web_purchases', 'web', 'purchase'),
+    ('app_events', 'app', none),
+    ('app_opens', 'app', 'app_open'),
+    ('app_product_views', 'app', 'product_view'),
+    ('app_add_to_carts', 'app', 'add_to_cart'),
+    ('app_purchases', 'app', 'purchase'),
+    ('emails_sent', 'email', 'sent'),
+    ('emails_delivered', 'email', 'delivered'),
+    ('email_opens', 'email', 'open'),
+    ('email_clicks', 'email', 'click'),
+] %}
+
 with
 
 web_events as (
@@ -117,31 +136,13 @@ source_events as (
 days as (
     select
         customer_key,
-        activity_date,
-        count(*) filter (where event_source = 'web') as web_events,
-        count(*) filter (where event_source = 'web' and event_kind = 'page_view') as page_views,
-        count(*) filter (
-            where event_source = 'web' and event_kind = 'product_view'
-        ) as web_product_views,
-        count(*) filter (
-            where event_source = 'web' and event_kind = 'add_to_cart'
-        ) as web_add_to_carts,
-        count(*) filter (where event_source = 'web' and event_kind = 'purchase') as web_purchases,
-        count(*) filter (where event_source = 'app') as app_events,
-        count(*) filter (where event_source = 'app' and event_kind = 'app_open') as app_opens,
-        count(*) filter (
-            where event_source = 'app' and event_kind = 'product_view'
-        ) as app_product_views,
-        count(*) filter (
-            where event_source = 'app' and event_kind = 'add_to_cart'
-        ) as app_add_to_carts,
-        count(*) filter (where event_source = 'app' and event_kind = 'purchase') as app_purchases,
-        count(*) filter (where event_source = 'email' and event_kind = 'sent') as emails_sent,
-        count(*) filter (
-            where event_source = 'email' and event_kind = 'delivered'
-        ) as emails_delivered,
-        count(*) filter (where event_source = 'email' and event_kind = 'open') as email_opens,
-        count(*) filter (where event_source = 'email' and event_kind = 'click') as email_clicks
+        activity_date
+        {%- for column, event_source, event_kind in event_counts %}
+            {%- set kind = " and event_kind = '" ~ event_kind ~ "'" if event_kind else "" %},
+            count(*) filter (
+                where event_source = '{{ event_source }}'{{ kind }}
+            ) as {{ column }}
+        {%- endfor %}
     from source_events
     group by customer_key, activity_date
 ),
@@ -150,21 +151,11 @@ daily_activity as (
     select
         days.customer_key,
         days.activity_date,
-        fingerprints.identity_fingerprint,
-        days.web_events,
-        days.page_views,
-        days.web_product_views,
-        days.web_add_to_carts,
-        days.web_purchases,
-        days.app_events,
-        days.app_opens,
-        days.app_product_views,
-        days.app_add_to_carts,
-        days.app_purchases,
-        days.emails_sent,
-        days.emails_delivered,
-        days.email_opens,
-        days.email_clicks
+        fingerprints.identity_fingerprint
+        {%- for column, _, _ in event_counts %}
+            {{- ',' }}
+            days.{{ column }}
+        {%- endfor %}
     from days
     inner join fingerprints
         on days.customer_key = fingerprints.customer_key
