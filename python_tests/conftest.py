@@ -52,7 +52,7 @@ def build_sample_once(root: Path) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (folder / SAMPLE_BUILT).exists():
             shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
-            build_warehouse(SAMPLE_RAW, folder, unit_tests=True)
+            build_warehouse(SAMPLE_RAW, folder, unit_tests=True, artefacts=True)
             (folder / SAMPLE_BUILT).touch()
     return folder / "warehouse.duckdb"
 

@@ -98,7 +98,9 @@ def test_a_failed_build_then_docs_generate_passes_neither_check_nor_publish(
     sample_warehouse: Path, tmp_path: Path
 ) -> None:
     database = good_copy(sample_warehouse, tmp_path)
-    failed = run_dbt(["build", "--fail-fast"], database, tmp_path, {"identity_max_iterations": 1}, check=False)
+    failed = run_dbt(
+        ["build", "--fail-fast"], database, tmp_path, {"identity_max_iterations": 1}, check=False, artefacts=True
+    )
     assert failed.returncode != 0
     run_dbt(["docs", "generate"], database, tmp_path)
     # docs generate rewrote run_results.json with nothing but successes

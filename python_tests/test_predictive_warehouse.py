@@ -210,7 +210,9 @@ def tiny_raw(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def tiny_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[duckdb.DuckDBPyConnection, Path]:
     work_dir = tmp_path_factory.mktemp("tiny_predictive")
-    database = build_warehouse(tiny_raw(work_dir / "raw"), work_dir, select="+tag:predictive +segment_sizes")
+    database = build_warehouse(
+        tiny_raw(work_dir / "raw"), work_dir, select="+tag:predictive +segment_sizes", artefacts=True
+    )
     return duckdb.connect(str(database), read_only=True), work_dir
 
 

@@ -124,7 +124,7 @@ def test_unit_tests_pass_whatever_vars_the_user_gives(sample_warehouse: Path, tm
     # types of their inputs, which the sample warehouse has
     database = tmp_path / "unit.duckdb"
     shutil.copy(sample_warehouse, database)
-    result = run_dbt(["test", "--select", "test_type:unit"], database, tmp_path, CHANGED_VARS)
+    result = run_dbt(["test", "--select", "test_type:unit"], database, tmp_path, CHANGED_VARS, artefacts=True)
     results = [
         result
         for result in json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
