@@ -135,6 +135,7 @@ HEAVIEST_MODULES = (
     "test_quality.py",
     "test_daily.py",  # one module fixture replays the whole feed twice: start it early
     "test_identity.py",  # second: it builds its own warehouses while the first builds the sample
+    "test_diff.py",  # two diffs, each two builds of the sample (about 80 s)
     "test_audit_gate.py",
     "test_warehouse.py",
     "test_history.py",

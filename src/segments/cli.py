@@ -54,6 +54,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "segments.bench",
         "measure load, every dbt layer and the RFM baselines on tiers of generated data",
     ),
+    "diff": (
+        "segments.diff",
+        "build the segments of the working tree and of a git ref on the same data and report what moved",
+    ),
     "online-retail": (
         "segments.online_retail",
         "convert the UCI Online Retail data set into a raw folder",
