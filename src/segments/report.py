@@ -466,7 +466,7 @@ def family_status(source: Published, as_of: date) -> list[tuple[Any, ...]]:
             max(psi), max(baseline_psi), max(reference_psi), max(chi_square), max(cohens_w),
             count(*) filter (where is_moved),
             arg_max(segment_name, abs(share_change_points)) filter (where share_change_points is not null),
-            max(abs(share_change_points))
+            arg_max(share_change_points, abs(share_change_points)) filter (where share_change_points is not null)
         from marts.segment_drift
         where as_of_date = ?
         group by segment_family
@@ -491,11 +491,12 @@ def drift_status_chart(source: Published) -> dict[str, Any]:
         """,
     )
     families = family_order(sorted({str(value["segment_family"]) for value in values}))
+    dates = len({value["as_of_date"] for value in values})
     chart = (
         alt.Chart(data(values), title="Drift status per family and as-of date")
         .mark_rect(stroke="white")
         .encode(
-            x=alt.X("as_of_date:O", title="As-of date", axis=alt.Axis(labelAngle=-40)),
+            x=alt.X("as_of_date:O", title="As-of date", axis=alt.Axis(labelAngle=-40, labelOverlap=True)),
             y=alt.Y("segment_family:N", title="Segment family", sort=families),
             color=alt.Color(
                 "drift_status:N",
@@ -509,7 +510,7 @@ def drift_status_chart(source: Published) -> dict[str, Any]:
                 alt.Tooltip("moved_segments:Q", title="Segments that moved"),
             ],
         )
-        .properties(height=alt.Step(28), width=alt.Step(40))
+        .properties(height=alt.Step(28), width=alt.Step(40) if dates <= 20 else 800)  # a daily history: 800 px
     )
     return finish(chart)
 
@@ -522,7 +523,7 @@ def share_change_chart(values: list[dict[str, JSON]], as_of: date) -> dict[str, 
         .mark_bar()
         .encode(
             x=alt.X("share_change_points:Q", title="Change in share of customers (percentage points)"),
-            y=alt.Y("label:N", title="Family / segment", sort=None),
+            y=alt.Y("label:N", title=None, sort=None),
             color=alt.Color(
                 "drift_status:N",
                 title="Status",
@@ -576,14 +577,16 @@ def drift_section(source: Published) -> Section:
     changes = records(
         source.connection,
         """
-        select segment_family || ' / ' || segment_name as label, drift_status, share, previous_share,
-            share_change_points, segment_psi, z_score
+        select segment_family, segment_family || ' / ' || segment_name as label, drift_status, share,
+            previous_share, share_change_points, segment_psi, z_score
         from marts.segment_drift
         where as_of_date = ? and share_change_points is not null
-        order by segment_family, share_change_points desc
+        order by share_change_points desc
         """,
         [as_of],
     )
+    order = family_order(sorted({str(change["segment_family"]) for change in changes}))
+    changes.sort(key=lambda change: order.index(str(change["segment_family"])))  # stable: by change within
     blocks: list[Block] = [Chart("drift-status", drift_status_chart(source)), table]
     if changes:
         blocks.append(Chart("drift-share-change", share_change_chart(changes, as_of)))

@@ -35,7 +35,8 @@ container ``<div class="chart" data-chart-name=...>`` gets ``data-rendered="true
 vega-embed drew it as SVG (``"error"`` if it failed); any script error, unhandled
 rejection, ``console.error`` or Content-Security-Policy violation is appended to
 ``<ol id="report-errors">`` (shown at the top of the page when not empty); and
-``<body data-report-state="done">`` says every chart was attempted.
+``<body data-report-state="done">`` says every chart was attempted (``data-page-height``
+then holds the page's height in pixels, for a screenshot of the whole page).
 """
 
 from __future__ import annotations
@@ -165,6 +166,7 @@ RENDER = """
       window.reportError("chart " + container.dataset.chartName + ": " + error);
     }
   }
+  document.body.dataset.pageHeight = String(document.documentElement.scrollHeight);
   document.body.dataset.reportState = "done";
 })();
 """
