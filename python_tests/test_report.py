@@ -194,15 +194,12 @@ def chart_specs(html: str) -> dict[str, dict[str, Any]]:
 
 
 def chart_values(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """The inline data of a chart (top level, or of its first layer or concatenated view)."""
-    if "values" in spec.get("data", {}):
-        return list(spec["data"]["values"])
-    for key in ("layer", "hconcat", "vconcat", "concat"):
-        for view in spec.get(key, []):
-            values = chart_values(view)
-            if values:
-                return values
-    return []
+    """The inline data of a chart: its top-level data, inline or named in its datasets
+    (altair names the data sets of the specs it writes)."""
+    data = spec.get("data", {})
+    if "values" in data:
+        return list(data["values"])
+    return list(spec.get("datasets", {}).get(data.get("name"), []))
 
 
 def one(connection: duckdb.DuckDBPyConnection, sql: str, parameters: list[object] | None = None) -> tuple[Any, ...]:
