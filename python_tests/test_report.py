@@ -412,6 +412,7 @@ def drop_segment_drift(published: Path) -> None:
         ("not a DuckDB file", "cannot open the published file"),
         ("missing output folder", "the folder of the report"),
         ("output is a directory", "is a directory, not a file"),
+        ("output is the published file", "is the published file: choose another --out"),
     ],
 )
 def test_failures_are_one_line_and_exit_2(published_sample: Path, tmp_path: Path, case: str, expected: str) -> None:
@@ -427,12 +428,18 @@ def test_failures_are_one_line_and_exit_2(published_sample: Path, tmp_path: Path
         out = tmp_path / "no-such-folder" / "report.html"
     elif case == "output is a directory":
         out.mkdir()
+    elif case == "output is the published file":
+        out = published
     result = run_segments(["report", "--published", str(published), "--out", str(out)])
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("segments report: error: ") and expected in lines[0], result.stderr
     assert "Traceback" not in result.stderr
-    assert not out.is_file()
+    if out == published:
+        with duckdb.connect(str(published), read_only=True) as connection:  # untouched
+            assert one(connection, "select count(*) from marts.publication") == (1,)
+    else:
+        assert not out.is_file()
 
 
 def test_report_help_imports_no_heavy_dependency() -> None:

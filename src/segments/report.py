@@ -947,6 +947,8 @@ def write_atomically(out: Path, text: str) -> None:
 
 def report(published: Path, out: Path) -> int:
     """Render the report of the published file into out; return its size in bytes."""
+    if out.resolve() == published.resolve():
+        raise CommandError(f"the report path {out} is the published file: choose another --out")
     source = open_published(published)
     try:
         text = render(source)
