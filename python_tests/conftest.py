@@ -171,6 +171,7 @@ MODULES_SHARING_FIXTURES = {
     "test_predictive_warehouse.py",
     "test_privacy.py",
     "test_project.py",
+    "test_report.py",
     "test_segments.py",
 }
 

@@ -46,6 +46,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "segments.publish",
         "copy the BI-facing marts atomically into the published file",
     ),
+    "report": (
+        "segments.report",
+        "render the published marts as one self-contained HTML report (opens offline)",
+    ),
     "export": (
         "segments.export",
         "write privacy-safe segment audiences (hashed match keys, holdouts excluded) and their changes",
