@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from dbt_runner import PROJECT_ROOT, run_segments
+from test_report import ARTIFACTS, assert_every_chart_rendered, assert_offline, open_in_chromium
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +56,8 @@ def test_a_threshold_var_moves_the_customers_between_the_old_and_the_new_thresho
     replace_once(
         project / "dbt_project.yml", "high_spender_min_avg_order_value: 100", "high_spender_min_avg_order_value: 150"
     )
-    result, document = diff(project, tmp_path / "work", "--fail-above", "0.01")
+    page = tmp_path / "diff.html"
+    result, document = diff(project, tmp_path / "work", "--fail-above", "0.01", "--html", str(page))
 
     # high spender: spend over the last 90 days above the threshold times the orders (unrounded)
     with duckdb.connect(str(tmp_path / "work" / "new" / "warehouse.duckdb"), read_only=True) as connection:
@@ -94,6 +96,12 @@ def test_a_threshold_var_moves_the_customers_between_the_old_and_the_new_thresho
     assert result.returncode == (1 if expected_share > 0.01 else 0)
     if result.returncode == 1:
         assert "more than --fail-above" in result.stderr
+
+    # the same result as a page in the style of segments report, drawn in headless Chromium
+    browser = open_in_chromium(page, tmp_path, ARTIFACTS / "diff.png")
+    assert_every_chart_rendered(browser)
+    assert_offline(page.read_text(), browser.dom)
+    assert f"{len(leaving):,} of {document['customers']:,}" in page.read_text()
 
 
 def test_a_row_of_the_segment_map_moves_that_score_combination(tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ pull-request comment and, with ``--json``, as JSON.
 
 Each side's dbt runs in a process of its own with that side's ``profiles``, ``src`` (on
 PYTHONPATH, ahead of the installed package) and target folder. Raw data is loaded once, by
-the working tree's loader: a change to the loader itself is not compared. The command exits
+the working tree's loader: a change to the loader itself is not compared. ``--html`` writes
+the same result as a page in the style of ``segments report`` (segments.diff_html). The command exits
 0 whatever the diff is; ``--fail-above SHARE`` exits 1 when a larger share of the customers
 moved (in any family). Failures to build or compare are one line and exit 2.
 """
@@ -74,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, default=None, help="write the Markdown here (default: stdout)")
     parser.add_argument("--json", type=Path, default=None, help="also write the diff as JSON here")
+    parser.add_argument(
+        "--html", type=Path, default=None, help="also write the diff as a page in the style of segments report"
+    )
     parser.add_argument(
         "--sample", type=int, default=10, help="how many customers who moved to show with their features"
     )
@@ -194,6 +198,10 @@ def run(args: argparse.Namespace) -> int:
         write_atomically(args.out, markdown)
     else:
         print(markdown)
+    if args.html:
+        from segments import diff_html
+
+        write_atomically(args.html, diff_html.render(args.base, commit, comparison, changes, thresholds))
     if args.json:
         document = {"base": args.base, "base_commit": commit, "changes": changes.to_json(), **comparison.to_json()}
         write_atomically(args.json, json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
