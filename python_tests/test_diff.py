@@ -76,6 +76,17 @@ def test_a_threshold_var_moves_the_customers_between_the_old_and_the_new_thresho
     for family in ("rfm", "lifecycle"):  # the RFM and lifecycle rules do not read the var
         assert all(m["from_segment"] == m["to_segment"] for m in document["matrix"] if m["segment_family"] == family)
     assert document["moved_customers"] == len(leaving)
+    # and by key: who was a high spender in the base and is not in the working tree's build
+    members = {}
+    for side in ("base", "new"):
+        with duckdb.connect(str(tmp_path / "work" / side / "warehouse.duckdb"), read_only=True) as connection:
+            members[side] = {
+                key
+                for (key,) in connection.execute(
+                    "select customer_key from marts.segment_memberships where segment_name = 'high_spenders'"
+                ).fetchall()
+            }
+    assert members["base"] - members["new"] == leaving and members["new"] <= members["base"]
     assert {mover["customer_key"] for mover in document["movers"]} <= leaving
     sizes = {(s["segment_family"], s["segment_name"]): s for s in document["sizes"]}
     assert sizes["behavioural", "high_spenders"]["base_customers"] - sizes["behavioural", "high_spenders"][
@@ -134,3 +145,72 @@ def test_an_unknown_base_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no-such-ref-anywhere" in lines[0], result.stderr
+
+
+# --- the parts that need no build ---------------------------------------------------------------
+
+
+def model_node(code: str, config: dict | None = None, macros: list[str] | None = None) -> dict:
+    return {
+        "resource_type": "model",
+        "compiled_code": code,
+        "checksum": {"checksum": "same file"},
+        "relation_name": '"warehouse"."marts"."m"',
+        "config": {"materialized": "table", **(config or {})},
+        "depends_on": {"macros": macros or []},
+    }
+
+
+def test_a_node_is_rebuilt_for_its_sql_config_or_any_macro_it_calls_not_for_its_docs() -> None:
+    from segments.diff import node_fingerprint
+
+    macros = {"macro.p.outer": {"macro_sql": "{{ inner() }}", "depends_on": {"macros": ["macro.p.inner"]}}}
+    inner_v1 = {**macros, "macro.p.inner": {"macro_sql": "delete from x", "depends_on": {"macros": []}}}
+    inner_v2 = {**macros, "macro.p.inner": {"macro_sql": "delete from y", "depends_on": {"macros": []}}}
+    node = model_node("select 1", {"post_hook": ["{{ outer() }}"]}, ["macro.p.outer"])
+    same = node_fingerprint(node, inner_v1)
+    assert node_fingerprint(node, inner_v2) != same  # a macro two calls away changed
+    assert node_fingerprint({**node, "compiled_code": "select 2"}, inner_v1) != same
+    assert node_fingerprint(model_node("select 1", {"post_hook": []}, ["macro.p.outer"]), inner_v1) != same
+    assert node_fingerprint({**node, "relation_name": '"warehouse"."other"."m"'}, inner_v1) != same
+    documented = model_node("select 1", {"post_hook": ["{{ outer() }}"], "tags": ["x"], "meta": {"a": 1}})
+    documented["depends_on"] = node["depends_on"]
+    assert node_fingerprint(documented, inner_v1) == same  # tags and meta change no row
+
+
+def test_the_drift_verdict_measures_families_as_the_drift_model_does() -> None:
+    import math
+
+    from segments.diff_compare import SizeChange, drift_verdicts
+
+    thresholds = {
+        "drift_psi_warn": 0.1,
+        "drift_psi_fail": 0.25,
+        "drift_share_floor": 0.0001,
+        "drift_partition_families": ["rfm", "cluster"],
+        "drift_warn_only_families": ["cluster"],
+    }
+    sizes = [
+        SizeChange("rfm", "a", 50, 10, 0.5, 0.1),
+        SizeChange("rfm", "b", 50, 90, 0.5, 0.9),
+        SizeChange("cluster", "x", 50, 10, 0.5, 0.1),
+        SizeChange("cluster", "y", 50, 90, 0.5, 0.9),
+        SizeChange("behavioural", "h", 10, 12, 0.1, 0.12),
+    ]
+    verdicts = {(v.segment_family, v.segment_name): v for v in drift_verdicts(sizes, thresholds)}
+    partition_psi = (0.1 - 0.5) * math.log(0.1 / 0.5) + (0.9 - 0.5) * math.log(0.9 / 0.5)
+    assert verdicts["rfm", None].psi == pytest.approx(partition_psi) and partition_psi > 0.25
+    assert verdicts["rfm", None].status == "fail"
+    assert verdicts["cluster", None].status == "warn"  # re-discovered segments warn, never fail
+    two_bin = (0.12 - 0.1) * math.log(0.12 / 0.1) + (0.88 - 0.9) * math.log(0.88 / 0.9)
+    assert verdicts["behavioural", "h"].psi == pytest.approx(two_bin)
+    assert verdicts["behavioural", "h"].status == "ok"
+
+
+def test_a_work_dir_holding_the_project_or_other_files_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    for work_dir in (tmp_path, PROJECT_ROOT, PROJECT_ROOT.parent):
+        result = run_segments(["diff", "--base", "HEAD", "--work-dir", str(work_dir)])
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "--work-dir" in result.stderr
+    assert (tmp_path / "keep.txt").read_text() == "mine"

@@ -9,12 +9,13 @@ pull-request comment and, with ``--json``, as JSON.
 2. The working tree's warehouse is loaded (its own ``segments load``) and built: every seed
    and model (``dbt build`` of seeds and models: the tests are what ``make test`` runs).
 3. The base warehouse starts as a copy of it, so the raw tables, the customer key secret and
-   every model the change does not touch are shared, never built twice. The base project is
-   compiled against the copy; a node is rebuilt when its compiled SQL differs from the
-   working tree's, compiled against the built warehouse (that includes every var and
-   macro it reads, and what exists in the warehouse), a seed when its file
-   differs, the dbt Python models when ``src/segments`` differs; the base then builds those
-   and everything downstream of them (``--full-refresh``), with its own Python code.
+   every model the change does not touch are shared, never built twice. Both projects are
+   compiled (as a full refresh) against their warehouse; a node is rebuilt when its
+   fingerprint differs: its compiled SQL (every var and macro rendered), its seed file, its
+   relation, its configuration (hooks, materialization, column types) and the SQL of every
+   macro it calls; every node when the on-run hooks differ; the dbt Python models when
+   their code (``src/segments/predictive``) differs. The base then builds those and
+   everything downstream of them (``--full-refresh``), with its own Python code.
 4. The comparison, and what changed: models whose SQL changed, vars whose values changed
    with the models that read them, seeds that changed.
 
@@ -50,6 +51,11 @@ DEFAULT_RAW = Path("sample_data") / "raw"
 WAREHOUSE = "warehouse.duckdb"  # both sides' file name: dbt-duckdb names the catalog after it
 BUILT_TYPES = ("model", "seed")
 DRIFT_VARS = ("drift_psi_warn", "drift_psi_fail", "drift_share_floor")
+DRIFT_FAMILY_VARS = ("drift_partition_families", "drift_warn_only_families")
+# config keys that change no row of a node (documentation and selection only)
+DESCRIPTIVE_CONFIG = frozenset({"tags", "meta", "docs", "group", "access", "persist_docs", "description"})
+MARKER = ".segments-diff"  # in a work folder this command made (and may empty again)
+PYTHON_MODELS_CODE = Path("src") / "segments" / "predictive"  # what the dbt Python models import
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -160,8 +166,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"the raw folder {raw} does not exist")
     work = (args.work_dir or project / "target" / "diff").resolve()
     commit = resolve_ref(project, args.base)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    prepare_work_dir(work, project)
     new = Side("working tree", project, work / "new")
     base = Side(f"base {args.base}", work / "base_project", work / "base")
     extract(project, commit, base.project)
@@ -176,7 +181,9 @@ def run(args: argparse.Namespace) -> int:
     progress(f"building {args.base} ({commit[:12]}) where it differs")
     base.folder.mkdir(parents=True)
     shutil.copyfile(new.database, base.database)
+    # --full-refresh: both builds run full (a fresh warehouse, then the base's --full-refresh)
     compile_args = ["--select", "resource_type:model resource_type:seed", "--indirect-selection", "empty"]
+    compile_args.append("--full-refresh")
     # both compiled against the same state (the built warehouse and its copy), so that a model
     # whose SQL depends on what exists (a table from a previous build) compiles the same way
     run_steps([(side, dbt_command("compile", side, dbt_vars, *compile_args), "compile") for side in (base, new)])
@@ -215,6 +222,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def prepare_work_dir(work: Path, project: Path) -> None:
+    """An empty work folder: one this command made before is emptied, any other refused."""
+    if work == project or work in project.parents:
+        raise CommandError(f"--work-dir {work} holds the project {project}: choose a folder of its own")
+    if work.exists() and any(work.iterdir()):
+        if not (work / MARKER).exists():
+            raise CommandError(f"--work-dir {work} is not empty and was not made by segments diff: choose another")
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / MARKER).write_text("made by segments diff: emptied by the next run\n")
+
+
 def progress(message: str) -> None:
     print(f"segments diff: {message}", file=sys.stderr, flush=True)
 
@@ -242,8 +261,11 @@ def extract(project: Path, commit: str, destination: Path) -> None:
     if archive.returncode != 0:
         raise CommandError(f"git archive {commit[:12]} failed: {archive.stderr.decode().strip()}")
     destination.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(destination, filter="data")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(destination, filter="data")
+    except (tarfile.TarError, OSError) as error:
+        raise CommandError(f"could not extract {commit[:12]} into {destination}: {error}") from error
 
 
 def segments_command() -> list[str]:
@@ -309,12 +331,41 @@ def built_nodes(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def node_fingerprint(node: dict[str, Any]) -> str:
-    """What decides a node's rows: a seed's file, a model's compiled SQL (vars and macros
-    rendered; the two warehouses have the same file name, so the same relation names)."""
-    if node["resource_type"] == "seed":
-        return str(node["checksum"]["checksum"])
-    return str(node.get("compiled_code") or node["checksum"]["checksum"])
+def node_fingerprint(node: dict[str, Any], macros: dict[str, Any]) -> str:
+    """What decides a node's rows: a model's compiled SQL (vars and macros rendered; the two
+    warehouses have the same file name, so the same relation names) or a seed's file, its
+    relation, its configuration (hooks, materialization, column types; not its docs or tags)
+    and the SQL of every macro it calls, directly or through others (hooks call macros)."""
+    config = {key: value for key, value in node.get("config", {}).items() if key not in DESCRIPTIVE_CONFIG}
+    called = sorted(macro_closure(node.get("depends_on", {}).get("macros", []), macros))
+    document = {
+        "code": node.get("compiled_code") if node["resource_type"] != "seed" else None,
+        "checksum": node["checksum"]["checksum"],
+        "relation": node.get("relation_name"),
+        "config": config,
+        "macros": [macros.get(macro, {}).get("macro_sql") for macro in called],
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def macro_closure(roots: list[str], macros: dict[str, Any]) -> set[str]:
+    """The macros roots name and every macro those call."""
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        macro = stack.pop()
+        if macro in seen:
+            continue
+        seen.add(macro)
+        stack.extend(macros.get(macro, {}).get("depends_on", {}).get("macros", []))
+    return seen
+
+
+def run_hooks(manifest: dict[str, Any]) -> list[Any]:
+    """The project's on-run-start and on-run-end hooks as dbt parsed them."""
+    return sorted(
+        (name, node.get("raw_code")) for name, node in manifest["nodes"].items() if node["resource_type"] == "operation"
+    )
 
 
 def tree_digest(folder: Path) -> str:
@@ -328,19 +379,27 @@ def tree_digest(folder: Path) -> str:
 
 
 def find_changes(base: Side, new: Side) -> Changes:
-    base_nodes, new_nodes = built_nodes(base.manifest()), built_nodes(new.manifest())
+    base_manifest, new_manifest = base.manifest(), new.manifest()
+    base_nodes, new_nodes = built_nodes(base_manifest), built_nodes(new_manifest)
+    base_macros, new_macros = base_manifest.get("macros", {}), new_manifest.get("macros", {})
     changes = Changes()
-    changes.python_changed = tree_digest(base.project / "src" / "segments") != tree_digest(
-        new.project / "src" / "segments"
+    changes.python_changed = tree_digest(base.project / PYTHON_MODELS_CODE) != tree_digest(
+        new.project / PYTHON_MODELS_CODE
     )
     for name in sorted(set(base_nodes) | set(new_nodes)):
         before, after = base_nodes.get(name), new_nodes.get(name)
         if before is None or after is None or before["checksum"] != after["checksum"]:
             (changes.seeds if (before or after or {}).get("resource_type") == "seed" else changes.models).append(name)
+    hooks_changed = run_hooks(base_manifest) != run_hooks(new_manifest)
     for name, node in sorted(base_nodes.items()):
         other = new_nodes.get(name)
         python = node.get("language") == "python" and changes.python_changed
-        if other is None or python or node_fingerprint(node) != node_fingerprint(other):
+        if (
+            hooks_changed
+            or other is None
+            or python
+            or node_fingerprint(node, base_macros) != node_fingerprint(other, new_macros)
+        ):
             changes.rebuilt.append(name)
     changes.vars = var_changes(base, new, new_nodes)
     return changes
@@ -370,7 +429,11 @@ def var_changes(base: Side, new: Side, nodes: dict[str, dict[str, Any]]) -> dict
             model
             for model, node in nodes.items()
             if node["resource_type"] == "model"
-            and (pattern.search(node.get("raw_code", "")) or reads_macro(node, reading, macros))
+            and (
+                pattern.search(node.get("raw_code", ""))
+                or pattern.search(json.dumps(node.get("config", {}), default=str))
+                or reads_macro(node, reading, macros)
+            )
         )
         result[name] = {"base": before.get(name), "new": after.get(name), "read_by": readers}
     return result
@@ -378,25 +441,23 @@ def var_changes(base: Side, new: Side, nodes: dict[str, dict[str, Any]]) -> dict
 
 def reads_macro(node: dict[str, Any], reading: set[str], macros: dict[str, Any]) -> bool:
     """Whether the node calls one of the macros, directly or through other macros."""
-    seen: set[str] = set()
-    stack = list(node.get("depends_on", {}).get("macros", []))
-    while stack:
-        macro = stack.pop()
-        if macro in reading:
-            return True
-        if macro in seen:
-            continue
-        seen.add(macro)
-        stack.extend(macros.get(macro, {}).get("depends_on", {}).get("macros", []))
-    return False
+    return bool(macro_closure(node.get("depends_on", {}).get("macros", []), macros) & reading)
 
 
-def drift_thresholds(project: Path) -> dict[str, float]:
+def drift_thresholds(project: Path) -> dict[str, Any]:
+    """The drift gate's vars of the working tree: thresholds, floor and families."""
     values = project_vars(project)
-    missing = [name for name in DRIFT_VARS if name not in values]
+    missing = [name for name in (*DRIFT_VARS, *DRIFT_FAMILY_VARS) if name not in values]
     if missing:
         raise CommandError(f"dbt_project.yml of {project} has no {', '.join(missing)}: the drift verdict needs them")
-    return {name: float(values[name]) for name in DRIFT_VARS}
+    try:
+        thresholds: dict[str, Any] = {name: float(values[name]) for name in DRIFT_VARS}
+    except (TypeError, ValueError) as error:
+        raise CommandError(f"a drift threshold of {project / 'dbt_project.yml'} is not a number: {error}") from error
+    for name in DRIFT_FAMILY_VARS:
+        families = values[name]
+        thresholds[name] = [str(family) for family in families] if isinstance(families, list) else []
+    return thresholds
 
 
 def write_atomically(path: Path, text: str) -> None:

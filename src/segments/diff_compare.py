@@ -106,7 +106,7 @@ class Comparison:
 
 
 def compare(
-    base: Path, new: Path, as_of: dt.date, thresholds: Mapping[str, float], sample: int = DEFAULT_SAMPLE
+    base: Path, new: Path, as_of: dt.date, thresholds: Mapping[str, Any], sample: int = DEFAULT_SAMPLE
 ) -> Comparison:
     """Compare the segment marts of the two warehouses as of the date."""
     with duckdb.connect() as connection:
@@ -153,7 +153,7 @@ from base_rows
 full outer join new_rows
     on base_rows.customer_key = new_rows.customer_key
     and base_rows.segment_family = new_rows.segment_family
-    and base_rows.segment_name = new_rows.segment_name
+    and base_rows.segment_name is not distinct from new_rows.segment_name
 """
 
 MOVED = """
@@ -177,7 +177,7 @@ select
 from base_sizes
 full outer join new_sizes
     on base_sizes.segment_family = new_sizes.segment_family
-    and base_sizes.segment_name = new_sizes.segment_name
+    and base_sizes.segment_name is not distinct from new_sizes.segment_name
 order by segment_family, segment_name
 """
 
@@ -296,27 +296,30 @@ def psi(actual: list[float], expected: list[float], floor: float) -> float:
     )
 
 
-def status_of(value: float, thresholds: Mapping[str, float]) -> str:
-    if value > thresholds["drift_psi_fail"]:
-        return "fail"
-    return "warn" if value > thresholds["drift_psi_warn"] else "ok"
+def status_of(value: float, family: str, thresholds: Mapping[str, Any]) -> str:
+    """ok, warn or fail as segment_drift decides: above the fail threshold fails, except in the
+    warn-only families (segments re-discovered on every fit), which warn."""
+    if value > float(thresholds["drift_psi_fail"]):
+        return "warn" if family in thresholds["drift_warn_only_families"] else "fail"
+    return "warn" if value > float(thresholds["drift_psi_warn"]) else "ok"
 
 
-def drift_verdicts(sizes: list[SizeChange], thresholds: Mapping[str, float]) -> list[DriftVerdict]:
-    """PSI of the new shares against the base's: over the segments of a matrix family, and
-    two-bin (in, not in) for each segment of the other families."""
-    floor = thresholds["drift_share_floor"]
+def drift_verdicts(sizes: list[SizeChange], thresholds: Mapping[str, Any]) -> list[DriftVerdict]:
+    """PSI of the new shares against the base's, as segment_drift measures a family: over its
+    segments for a partition family (var drift_partition_families), two-bin (in, not in) for
+    each segment of the others."""
+    floor = float(thresholds["drift_share_floor"])
+    partitions = set(thresholds["drift_partition_families"])
     verdicts: list[DriftVerdict] = []
-    families = sorted({size.segment_family for size in sizes})
-    for family in families:
+    for family in sorted({size.segment_family for size in sizes}):
         rows = [size for size in sizes if size.segment_family == family]
-        if family in MATRIX_FAMILIES:
+        if family in partitions:
             value = psi([row.new_share for row in rows], [row.base_share for row in rows], floor)
-            verdicts.append(DriftVerdict(family, None, value, status_of(value, thresholds)))
+            verdicts.append(DriftVerdict(family, None, value, status_of(value, family, thresholds)))
             continue
         for row in rows:
             value = psi([row.new_share, 1 - row.new_share], [row.base_share, 1 - row.base_share], floor)
-            verdicts.append(DriftVerdict(family, row.segment_name, value, status_of(value, thresholds)))
+            verdicts.append(DriftVerdict(family, row.segment_name, value, status_of(value, family, thresholds)))
     return verdicts
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from segments.diff import Changes
 
 
-def render(base: str, commit: str, comparison: Comparison, changes: Changes, thresholds: Mapping[str, float]) -> str:
+def render(base: str, commit: str, comparison: Comparison, changes: Changes, thresholds: Mapping[str, Any]) -> str:
     facts = [
         ("Against", f"{base} ({commit[:12]})"),
         ("As of", comparison.as_of_date.isoformat()),
@@ -47,9 +47,10 @@ def changed_section(changes: Changes) -> Section:
         for name, change in changes.vars.items()
     ]
     if changes.python_changed:
-        rows.append(["Python", "src/segments", "changed: the dbt Python models were rebuilt"])
+        rows.append(["Python", "src/segments/predictive", "changed: the dbt Python models were rebuilt"])
     blocks: list[Block] = [Table(["kind", "name", "change"], rows)] if rows else [Note("Nothing a build reads.")]
-    blocks.append(Note(f"The base rebuilt {len(changes.rebuilt)} nodes and what depends on them."))
+    rebuilt = ", ".join(changes.rebuilt) or "nothing"
+    blocks.append(Note(f"The base rebuilt {rebuilt} and what depends on them; the rest is shared."))
     return Section("What changed", blocks)
 
 
@@ -169,7 +170,7 @@ def movers_section(comparison: Comparison, changes: Changes) -> Section:
     return Section("Customers who moved", [Table(["customer", "moved", "features"], rows)], intro)
 
 
-def drift_section(comparison: Comparison, thresholds: Mapping[str, float]) -> Section:
+def drift_section(comparison: Comparison, thresholds: Mapping[str, Any]) -> Section:
     intro = (
         f"PSI of the new shares against the base's: warn above {thresholds['drift_psi_warn']}, "
         f"fail above {thresholds['drift_psi_fail']}. Verdict: {comparison.drift_status}."

@@ -37,7 +37,7 @@ def points(after: float, before: float) -> str:
     return f"{(after - before) * 100:+.2f} pt"
 
 
-def render(base: str, commit: str, comparison: Comparison, changes: Changes, thresholds: Mapping[str, float]) -> str:
+def render(base: str, commit: str, comparison: Comparison, changes: Changes, thresholds: Mapping[str, Any]) -> str:
     lines = [
         MARKER,
         "## Segment diff",
@@ -67,11 +67,16 @@ def changed_section(changes: Changes) -> list[str]:
         readers = ", ".join(f"`{model}`" for model in change["read_by"]) or "no model"
         lines.append(f"- var `{name}`: {change['base']!r} → {change['new']!r} (read by {readers})")
     if changes.python_changed:
-        lines.append("- Python code under `src/segments` changed (the dbt Python models were rebuilt)")
+        lines.append("- Python code under `src/segments/predictive` changed (the dbt Python models were rebuilt)")
     if len(lines) == 2:
-        lines.append("- nothing that a build reads")
-    rebuilt = len(changes.rebuilt)
-    lines += ["", f"The base rebuilt {rebuilt} node{'s' if rebuilt != 1 else ''} and what depends on them.", ""]
+        lines.append(
+            "- no model file, seed, var or Python model code" + (": a macro, hook or config" if changes.rebuilt else "")
+        )
+    if changes.rebuilt:
+        names = ", ".join(f"`{name}`" for name in changes.rebuilt)
+        lines += ["", f"The base rebuilt {names} and what depends on them; the rest is shared.", ""]
+    else:
+        lines += ["", "The base rebuilt nothing: both versions build the same tables.", ""]
     return lines
 
 
@@ -165,7 +170,7 @@ def movers_section(comparison: Comparison, changes: Changes) -> list[str]:
     return [*lines, *table(("customer", "moved", "features"), rows)]
 
 
-def drift_section(comparison: Comparison, thresholds: Mapping[str, float]) -> list[str]:
+def drift_section(comparison: Comparison, thresholds: Mapping[str, Any]) -> list[str]:
     lines = [
         "### Drift gate",
         "",
