@@ -50,6 +50,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RAW = Path("sample_data") / "raw"
 WAREHOUSE = "warehouse.duckdb"  # both sides' file name: dbt-duckdb names the catalog after it
 BUILT_TYPES = ("model", "seed")
+BUILT_TYPE_ARGUMENTS = tuple(argument for kind in BUILT_TYPES for argument in ("--resource-type", kind))
 DRIFT_VARS = ("drift_psi_warn", "drift_psi_fail", "drift_share_floor")
 DRIFT_FAMILY_VARS = ("drift_partition_families", "drift_warn_only_families")
 # config keys that change no row of a node (documentation and selection only)
@@ -175,15 +176,15 @@ def run(args: argparse.Namespace) -> int:
     progress(f"building the working tree on {raw}")
     new.folder.mkdir(parents=True)
     run_step(new, [*segments_command(), "load", "--from", str(raw), "--database", str(new.database)], "load")
-    run_step(new, dbt_command("build", new, dbt_vars, "--resource-type", "model", "--resource-type", "seed"), "build")
+    run_step(new, dbt_command("build", new, dbt_vars, *BUILT_TYPE_ARGUMENTS), "build")
     as_of = built_as_of_date(new.database)
 
     progress(f"building {args.base} ({commit[:12]}) where it differs")
     base.folder.mkdir(parents=True)
     shutil.copyfile(new.database, base.database)
     # --full-refresh: both builds run full (a fresh warehouse, then the base's --full-refresh)
-    compile_args = ["--select", "resource_type:model resource_type:seed", "--indirect-selection", "empty"]
-    compile_args.append("--full-refresh")
+    built = " ".join(f"resource_type:{kind}" for kind in BUILT_TYPES)
+    compile_args = ["--select", built, "--indirect-selection", "empty", "--full-refresh"]
     # both compiled against the same state (the built warehouse and its copy), so that a model
     # whose SQL depends on what exists (a table from a previous build) compiles the same way
     run_steps([(side, dbt_command("compile", side, dbt_vars, *compile_args), "compile") for side in (base, new)])
@@ -191,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     if changes.rebuilt:
         selection = " ".join(f"{name}+" for name in changes.rebuilt)
         build = dbt_command("build", base, dbt_vars, "--select", selection, "--full-refresh")
-        run_step(base, [*build, "--resource-type", "model", "--resource-type", "seed"], "build")
+        run_step(base, [*build, *BUILT_TYPE_ARGUMENTS], "build")
     base_as_of = built_as_of_date(base.database)
     if base_as_of != as_of:
         raise CommandError(
@@ -401,7 +402,7 @@ def find_changes(base: Side, new: Side) -> Changes:
             or node_fingerprint(node, base_macros) != node_fingerprint(other, new_macros)
         ):
             changes.rebuilt.append(name)
-    changes.vars = var_changes(base, new, new_nodes)
+    changes.vars = var_changes(base.project, new.project, new_nodes, new_macros)
     return changes
 
 
@@ -413,14 +414,15 @@ def project_vars(project: Path) -> dict[str, Any]:
     return dict(values) if isinstance(values, dict) else {}
 
 
-def var_changes(base: Side, new: Side, nodes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def var_changes(
+    base: Path, new: Path, nodes: dict[str, dict[str, Any]], macros: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
     """Vars whose value differs, with the models that read them (their SQL or a macro they
     call, directly or through other macros, names the var)."""
-    before, after = project_vars(base.project), project_vars(new.project)
+    before, after = project_vars(base), project_vars(new)
     changed = sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
     if not changed:
         return {}
-    macros = new.manifest().get("macros", {})
     result: dict[str, dict[str, Any]] = {}
     for name in changed:
         pattern = re.compile(rf"\b{re.escape(name)}\b")

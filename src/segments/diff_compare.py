@@ -98,6 +98,18 @@ class Comparison:
     def moved_share(self) -> float:
         return self.moved_customers / self.customers if self.customers else 0.0
 
+    def changed_sizes(self) -> list[SizeChange]:
+        """The segments whose customer count differs between the two versions."""
+        return [size for size in self.sizes if size.base_customers != size.new_customers]
+
+    def moves(self, family: str) -> list[Move]:
+        """The off-diagonal cells of a matrix family: customers who changed segment."""
+        return [m for m in self.matrix if m.segment_family == family and m.from_segment != m.to_segment]
+
+    def entered_or_left(self) -> list[InOut]:
+        """The segments of the other families that someone entered or left."""
+        return [row for row in self.in_out if row.entered or row.left]
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["as_of_date"] = self.as_of_date.isoformat()

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from segments.diff_compare import MATRIX_FAMILIES, Comparison
-from segments.diff_markdown import relevant
+from segments.diff_markdown import shown_features
 from segments.report_html import Block, Cell, Chart, Note, Section, Table, page
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def changed_section(changes: Changes) -> Section:
 
 
 def sizes_section(comparison: Comparison) -> Section:
-    changed = [size for size in comparison.sizes if size.base_customers != size.new_customers]
+    changed = comparison.changed_sizes()
     if not changed:
         return Section("Segment sizes", [Note("No segment changed size.")])
     values = [
@@ -95,7 +95,7 @@ def sizes_section(comparison: Comparison) -> Section:
 def moves_section(comparison: Comparison) -> Section:
     blocks: list[Block] = []
     for family in MATRIX_FAMILIES:
-        moves = [m for m in comparison.matrix if m.segment_family == family and m.from_segment != m.to_segment]
+        moves = comparison.moves(family)
         if not moves:
             blocks.append(Note(f"{family}: nobody moved."))
             continue
@@ -115,7 +115,7 @@ def moves_section(comparison: Comparison) -> Section:
             ],
         }
         blocks.append(Chart(f"moves-{family}", spec))
-    in_out = [row for row in comparison.in_out if row.entered or row.left]
+    in_out = comparison.entered_or_left()
     if in_out:
         values = [
             {"segment": f"{row.segment_family}: {row.segment_name}", "direction": direction, "customers": customers}
@@ -157,11 +157,7 @@ def movers_section(comparison: Comparison, changes: Changes) -> Section:
         return Section("Customers who moved", [Note("Nobody moved.")])
     rows: list[list[Cell]] = []
     for mover in comparison.movers:
-        shown = [
-            f"{name} {before}" if before == after else f"{name} {before} → {after}"
-            for name, (before, after) in mover.features.items()
-            if (before is not None or after is not None) and relevant(name, before, after, list(changes.vars))
-        ]
+        shown = shown_features(mover, list(changes.vars), str)
         rows.append([mover.customer_key[:12], "; ".join(mover.moves), ", ".join(shown)])
     intro = (
         "A sample (keys are the warehouse's salted hashes): the scores, the core measures, what changed "

@@ -8,10 +8,10 @@ cut-offs, customers who moved, the drift verdict). Counts are exact; shares in p
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from segments.diff_compare import MATRIX_FAMILIES, NONE, Comparison
+from segments.diff_compare import MATRIX_FAMILIES, NONE, Comparison, Mover
 
 if TYPE_CHECKING:
     from segments.diff import Changes
@@ -81,7 +81,7 @@ def changed_section(changes: Changes) -> list[str]:
 
 
 def sizes_section(comparison: Comparison) -> list[str]:
-    changed = [size for size in comparison.sizes if size.base_customers != size.new_customers]
+    changed = comparison.changed_sizes()
     lines = ["### Segment sizes", ""]
     if not changed:
         return [*lines, "No segment changed size.", ""]
@@ -106,15 +106,13 @@ def sizes_section(comparison: Comparison) -> list[str]:
 def moves_section(comparison: Comparison) -> list[str]:
     lines = ["### Who moved", ""]
     for family in MATRIX_FAMILIES:
-        moves = [
-            move for move in comparison.matrix if move.segment_family == family and move.from_segment != move.to_segment
-        ]
+        moves = comparison.moves(family)
         if not moves:
             lines += [f"{family}: nobody moved.", ""]
             continue
         lines += [f"{family} (from → to, customers; {NONE}: not in the family on that side):", ""]
         lines += table(("from", "to", "customers"), [(m.from_segment, m.to_segment, m.customers) for m in moves])
-    in_out = [row for row in comparison.in_out if row.entered or row.left]
+    in_out = comparison.entered_or_left()
     if in_out:
         lines += ["Behavioural and predictive segments (customers in and out):", ""]
         rows = [(row.segment_family, row.segment_name, row.entered, row.left, row.stayed) for row in in_out]
@@ -150,6 +148,15 @@ def relevant(name: str, before: Any, after: Any, changed_vars: Sequence[str]) ->
     return any(stem in var for var in changed_vars)
 
 
+def shown_features(mover: Mover, changed_vars: Sequence[str], show: Callable[[Any], str] = cell) -> list[str]:
+    """The relevant features of a customer who moved, as "name value" or "name before → after"."""
+    return [
+        f"{name} {show(before)}" if before == after else f"{name} {show(before)} → {show(after)}"
+        for name, (before, after) in mover.features.items()
+        if (before is not None or after is not None) and relevant(name, before, after, changed_vars)
+    ]
+
+
 def movers_section(comparison: Comparison, changes: Changes) -> list[str]:
     if not comparison.movers:
         return []
@@ -161,11 +168,7 @@ def movers_section(comparison: Comparison, changes: Changes) -> list[str]:
     ]
     rows = []
     for mover in comparison.movers:
-        shown = [
-            f"{name} {cell(before)}" if before == after else f"{name} {cell(before)} → {cell(after)}"
-            for name, (before, after) in mover.features.items()
-            if (before is not None or after is not None) and relevant(name, before, after, list(changes.vars))
-        ]
+        shown = shown_features(mover, list(changes.vars))
         rows.append((f"`{mover.customer_key[:12]}`", "; ".join(mover.moves), ", ".join(shown)))
     return [*lines, *table(("customer", "moved", "features"), rows)]
 
