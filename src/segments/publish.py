@@ -41,16 +41,21 @@ TEMPORARY_NAME = re.compile(r"\.(?P<name>.+?)\.(?P<pid>\d+)(\.[0-9a-f]{8})?\.tmp
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_database_argument(parser)
-    parser.add_argument(
-        "--published",
-        type=Path,
-        default=None,
-        help=f"published file (default ${PUBLISHED_ENVIRONMENT_VARIABLE}, else published.duckdb beside the warehouse)",
-    )
+    add_published_argument(parser, "published file")
     parser.add_argument(
         "--force",
         action="store_true",
         help="publish even when the warehouse's last build or segments check did not pass",
+    )
+
+
+def add_published_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """--published, resolved by resolve_published (every command that reads or writes the file)."""
+    parser.add_argument(
+        "--published",
+        type=Path,
+        default=None,
+        help=f"{what} (default ${PUBLISHED_ENVIRONMENT_VARIABLE}, else published.duckdb beside the warehouse)",
     )
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segments.errors import CommandError
-from segments.publish import PUBLISHED_ENVIRONMENT_VARIABLE, resolve_published
+from segments.publish import add_published_argument, resolve_published
 from segments.warehouse import add_database_argument, resolve_database
 
 if TYPE_CHECKING:  # imported by report() only, so ``segments --help`` stays light
@@ -65,13 +65,7 @@ JSON = str | int | float | bool | None
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_database_argument(parser)
-    parser.add_argument(
-        "--published",
-        type=Path,
-        default=None,
-        help=f"published file to read (default ${PUBLISHED_ENVIRONMENT_VARIABLE}, "
-        "else published.duckdb beside the warehouse)",
-    )
+    add_published_argument(parser, "published file to read")
     parser.add_argument(
         "--out",
         type=Path,
