@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from dbt_runner import PARSE_CACHE_VARIABLE, SAMPLE_RAW, build_warehouse
+from dbt_runner import PARSE_CACHE_VARIABLE, SAMPLE_RAW, build_warehouse, run_segments
 
 PARSE_CACHE_FOLDER = "dbt_parse_cache"
 
@@ -66,6 +66,16 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not sample_present():
         pytest.fail(f"the bundled sample is missing at {SAMPLE_RAW}; run `make sample`")
     return build_sample_once(shared_folder(tmp_path_factory))
+
+
+@pytest.fixture(scope="session")
+def published_sample(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample warehouse published (--force: no segments check ran on it), once per
+    worker. Read it only: copy it to change it."""
+    published = tmp_path_factory.mktemp("published") / "published.duckdb"
+    result = run_segments(["publish", "--database", str(sample_warehouse), "--published", str(published), "--force"])
+    assert result.returncode == 0, result.stderr
+    return published
 
 
 # With xdist, the first worker starts the sample's build in a process of its own as soon as
@@ -171,7 +181,6 @@ MODULES_SHARING_FIXTURES = {
     "test_predictive_warehouse.py",
     "test_privacy.py",
     "test_project.py",
-    "test_report.py",
     "test_segments.py",
 }
 

@@ -113,15 +113,6 @@ def raw_personal_data() -> RawPersonalData:
     return raw
 
 
-@pytest.fixture(scope="module")
-def published_sample(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample warehouse published (--force: no segments check ran on it), read-only."""
-    published = tmp_path_factory.mktemp("published") / "published.duckdb"
-    result = run_segments(["publish", "--database", str(sample_warehouse), "--published", str(published), "--force"])
-    assert result.returncode == 0, result.stderr
-    return published
-
-
 def test_published_file_holds_nothing_personal(published_sample: Path, raw_personal_data: RawPersonalData) -> None:
     assert personal_values(published_sample, raw_personal_data) == []
     with duckdb.connect(str(published_sample), read_only=True) as connection:

@@ -218,15 +218,6 @@ def render(published: Path, out: Path) -> str:
 # --- fixtures --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def published_sample(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample warehouse published (--force: no segments check ran on it). Read it only."""
-    published = tmp_path_factory.mktemp("report") / "published.duckdb"
-    result = run_segments(["publish", "--database", str(sample_warehouse), "--published", str(published), "--force"])
-    assert result.returncode == 0, result.stderr
-    return published
-
-
 def add_an_earlier_date(published: Path) -> tuple[str, str]:
     """Give a copy of the published file a second, earlier as-of date 31 days before its
     own: the same memberships, except that a tenth of the customers are not there yet, a
