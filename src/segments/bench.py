@@ -234,7 +234,7 @@ def ensure_tier(tier: str, work_dir: Path) -> tuple[Path, Measured | None]:
 
 def split_tier(tier: str, folder: Path, work_dir: Path) -> tuple[Path, Path]:
     """The tier as its history and its last day's delivery (cached, like the tier)."""
-    from segments.deliveries import latest_day_of, split_daily
+    from segments.deliveries import latest_day_of
 
     out = work_dir / "deliveries" / tier
     stamp = out / ".complete"
@@ -245,7 +245,27 @@ def split_tier(tier: str, folder: Path, work_dir: Path) -> tuple[Path, Path]:
     shutil.rmtree(out, ignore_errors=True)
     last_day = latest_day_of(folder)
     progress(f"[{tier}] splitting {folder} into its history and the delivery of {last_day}")
-    split_daily(folder, out, last_day)
+    # in its own process: a child's peak RSS (wait4's ru_maxrss) starts at its parent's
+    # high-water mark, so a split run in this process would inflate every later figure
+    log = work_dir / "deliveries" / f"{tier}.split.log"
+    checked(
+        "segments split-deliveries",
+        measure(
+            [
+                str(BIN / "segments"),
+                "split-deliveries",
+                "--from",
+                str(folder),
+                "--out",
+                str(out),
+                "--since",
+                last_day.isoformat(),
+            ],
+            dict(os.environ),
+            log,
+        ),
+        log,
+    )
     stamp.write_text(json.dumps({"source": source}))
     days = sorted(path for path in out.iterdir() if path.is_dir())
     return days[0], days[-1]

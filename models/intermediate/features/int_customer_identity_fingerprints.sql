@@ -12,10 +12,9 @@ customer_identifiers as (
 fingerprints as (
     select
         customer_key,
-        md5(string_agg(
-            identifier_type || ':' || identifier_value, '|'
-            order by identifier_type, identifier_value
-        )) as identity_fingerprint
+        {#- any fixed order of a customer's identifiers gives a stable fingerprint -#}
+        md5({{ sorted_string_agg("identifier_type || ':' || identifier_value", "'|'") }})
+            as identity_fingerprint
     from customer_identifiers
     group by customer_key
 )

@@ -9,6 +9,11 @@
     keys, yet an account without email or created_at is keyed by its phone). A key that a
     customer still present in the warehouse carries now (a phone shared with a person
     who was not erased) is kept: it names that person.
+
+    The erased CRM rows are the rows base_crm__customers rejected as 'erased' (the same
+    test on the same normalised customer_id and email); only their raw phones are
+    normalised here (base_crm__customers nulls an erased row's phone), so the cost
+    follows the erased rows, not every CRM row.
 -#}
 with
 
@@ -20,27 +25,31 @@ source_customers as (
     select * from {{ source('crm', 'customers') }}
 ),
 
+checked_customers as (
+    select * from {{ ref('base_crm__customers') }}
+),
+
 identifier_keys as (
     select * from {{ ref('int_identity__identifier_keys') }}
 ),
 
-crm_identifiers as (
-    select
-        {{ clean_identifier('customer_id') }} as customer_id,
-        {{ normalize_email('email') }} as email,
-        {{ normalize_phone('phone') }} as phone
+erased_crm_rows as (
+    select checked_customers.raw_row_id
+    from checked_customers
+    where checked_customers.rejection_reason = 'erased'
+),
+
+erased_crm_raw_phones as (
+    select source_customers.phone
     from source_customers
+    where
+        source_customers.phone is not null
+        and source_customers._raw_row_id in (select erased_crm_rows.raw_row_id from erased_crm_rows)
 ),
 
 erased_crm_phones as (
-    select distinct crm_identifiers.phone
-    from crm_identifiers
-    where
-        crm_identifiers.phone is not null
-        and (
-            {{ is_erased_identifier("'customer_id'", 'crm_identifiers.customer_id') }}
-            or {{ is_erased_identifier("'email'", 'crm_identifiers.email') }}
-        )
+    select distinct {{ normalize_phone('erased_crm_raw_phones.phone') }} as phone
+    from erased_crm_raw_phones
 ),
 
 candidate_keys as (
@@ -49,6 +58,7 @@ candidate_keys as (
     union
     select {{ identifier_key("'phone'", 'phone') }} as customer_key
     from erased_crm_phones
+    where phone is not null
 ),
 
 erased_customer_keys as (

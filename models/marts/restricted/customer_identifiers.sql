@@ -17,7 +17,7 @@ identifier_history as (
         identifier_value,
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
-        string_agg(distinct source_system, ',' order by source_system) as source_systems
+        {{ sorted_string_agg('source_system', "','", distinct=true) }} as source_systems
     from sightings
     group by identifier_type, identifier_value
 ),
