@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import os
 import re
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from dbt_runner import PROJECT_ROOT, build_warehouse, run_dbt, run_segments
+from dbt_runner import PROJECT_ROOT, build_warehouse, dbt_environment, reuse_parse, run_dbt, run_segments
 from segments.gx_checks import load_suites, run_checks
 from segments.publish import publish
 
@@ -362,12 +361,23 @@ def publications_seen(messages: list[str]) -> int:
     return sum(message.startswith("saw") for message in messages)
 
 
+def make_environment(work_dir: Path, published: Path) -> dict[str, str]:
+    """For `make build` into work_dir: its own warehouse and dbt target (never the project's,
+    which other workers' tests share), starting from the session's parse state, publishing to
+    published."""
+    reuse_parse(work_dir / "target", None)
+    return {
+        **dbt_environment(work_dir / "warehouse.duckdb", work_dir),
+        "SEGMENTS_PUBLISHED_PATH": str(published),
+        "DBT_LOG_LEVEL_FILE": "warn",
+    }
+
+
 def test_publish_is_atomic_for_readers_during_builds_and_a_failed_build_keeps_the_last_publication(
     sample_warehouse: Path, tmp_path: Path
 ) -> None:
     published = tmp_path / "published.duckdb"
     publish(sample_warehouse, published, force=True)
-    environment = {**os.environ, "SEGMENTS_PUBLISHED_PATH": str(published)}
 
     spawn = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue[str] = spawn.Queue()
@@ -395,7 +405,7 @@ def test_publish_is_atomic_for_readers_during_builds_and_a_failed_build_keeps_th
             capture_output=True,
             text=True,
             check=False,
-            env={**environment, "SEGMENTS_DUCKDB_PATH": str(tmp_path / "building.duckdb")},
+            env=make_environment(tmp_path / "building", published),
         )
         assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-2000:]
         deadline = time.monotonic() + 60
@@ -413,7 +423,7 @@ def test_publish_is_atomic_for_readers_during_builds_and_a_failed_build_keeps_th
             capture_output=True,
             text=True,
             check=False,
-            env={**environment, "SEGMENTS_DUCKDB_PATH": str(tmp_path / "failing.duckdb")},
+            env=make_environment(tmp_path / "failing", published),
         )
         assert make.returncode != 0
         assert "did not converge" in make.stdout
