@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from dbt_runner import PROJECT_ROOT, build_warehouse, dbt_environment, reuse_parse, run_dbt, run_segments
+from dbt_runner import PROJECT_ROOT, build_warehouse, dbt_environment, run_dbt, run_segments
 from segments.gx_checks import load_suites, run_checks
 from segments.publish import publish
 
@@ -362,10 +362,9 @@ def publications_seen(messages: list[str]) -> int:
 
 
 def make_environment(work_dir: Path, published: Path) -> dict[str, str]:
-    """For `make build` into work_dir: its own warehouse and dbt target (never the project's,
-    which other workers' tests share), starting from the session's parse state, publishing to
-    published."""
-    reuse_parse(work_dir / "target", None)
+    """For `make build` into work_dir: its own warehouse, dbt target and logs (never the
+    project's, which the developer and other workers' tests share), publishing to published.
+    (The session's parse state would not help: dbt parses again, as the profile differs.)"""
     return {
         **dbt_environment(work_dir / "warehouse.duckdb", work_dir),
         "SEGMENTS_PUBLISHED_PATH": str(published),
