@@ -72,6 +72,12 @@ def keep_parse(target: Path, dbt_vars: Mapping[str, Any] | None) -> None:
     os.replace(partial, cached)  # atomic: another worker never reads half a file
 
 
+def dbt_log_file_level() -> str:
+    """The level of dbt's log file in tests: warn, as dbt's debug log file costs a fifth of a
+    build's CPU, unless $SEGMENTS_TEST_DBT_LOG_FILE says otherwise (debug keeps it)."""
+    return os.environ.get(LOG_FILE_VARIABLE, "warn")
+
+
 def dbt_environment(database: Path, work_dir: Path) -> dict[str, str]:
     """Environment for a dbt run whose warehouse and artefacts live under work_dir."""
     environment = dict(os.environ)
@@ -213,8 +219,7 @@ def in_process_dbt(
         if line is not None:
             lines.append(line)
 
-    # dbt's debug log file costs a fifth of a build's CPU; $SEGMENTS_TEST_DBT_LOG_FILE=debug keeps it
-    file_level = os.environ.get(LOG_FILE_VARIABLE, "warn")
+    file_level = dbt_log_file_level()
     command = [*arguments, "--log-level", "none", "--log-level-file", file_level, "--project-dir", str(PROJECT_ROOT)]
     if dbt_vars:
         command += ["--vars", json.dumps(dict(dbt_vars))]
@@ -260,7 +265,7 @@ def run_segments(
             "DBT_TARGET_PATH": str(work_dir / "target"),
             "DBT_LOG_PATH": str(work_dir / "logs"),
             # the dbt runs segments starts (backfill) skip the debug log file too, as run_dbt's do
-            "DBT_LOG_LEVEL_FILE": os.environ.get(LOG_FILE_VARIABLE, "warn"),
+            "DBT_LOG_LEVEL_FILE": dbt_log_file_level(),
         }
     )
     if database is not None:

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from dbt_runner import PROJECT_ROOT, build_warehouse, dbt_environment, run_dbt, run_segments
+from dbt_runner import PROJECT_ROOT, build_warehouse, dbt_environment, dbt_log_file_level, run_dbt, run_segments
 from segments.gx_checks import load_suites, run_checks
 from segments.publish import publish
 
@@ -368,7 +368,7 @@ def make_environment(work_dir: Path, published: Path) -> dict[str, str]:
     return {
         **dbt_environment(work_dir / "warehouse.duckdb", work_dir),
         "SEGMENTS_PUBLISHED_PATH": str(published),
-        "DBT_LOG_LEVEL_FILE": "warn",
+        "DBT_LOG_LEVEL_FILE": dbt_log_file_level(),
     }
 
 
