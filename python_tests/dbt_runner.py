@@ -114,14 +114,18 @@ def run_dbt(
     reads them; the partial-parse state is written either way."""
     if not artefacts and arguments[:1] and arguments[0] in WRITES_ARTEFACTS:
         arguments = [*arguments, "--no-write-json"]
-    reuse_parse(work_dir / "target", dbt_vars)
+    in_process = not os.environ.get(SUBPROCESS_VARIABLE)
+    # in this process, dbt parses with the vars that change a parse only (see RUNTIME_VARS),
+    # unless the command is dbt parse
+    parsed_with = parse_vars(dbt_vars) if in_process and arguments[:1] != ["parse"] else dbt_vars
+    reuse_parse(work_dir / "target", parsed_with)
     started, cpu = time.perf_counter(), time.process_time() + children_cpu()
-    if os.environ.get(SUBPROCESS_VARIABLE):
-        result = subprocess_dbt(arguments, database, work_dir, dbt_vars)
-    else:
+    if in_process:
         result = in_process_dbt(arguments, database, work_dir, dbt_vars)
+    else:
+        result = subprocess_dbt(arguments, database, work_dir, dbt_vars)
     log_invocation(arguments, dbt_vars, result.returncode, time.perf_counter() - started, cpu)
-    keep_parse(work_dir / "target", dbt_vars)
+    keep_parse(work_dir / "target", parsed_with)
     if check and result.returncode != 0:
         raise AssertionError(
             f"dbt {' '.join(arguments)} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
@@ -152,9 +156,7 @@ def log_invocation(
 def subprocess_dbt(
     arguments: Sequence[str], database: Path, work_dir: Path, dbt_vars: Mapping[str, Any] | None
 ) -> subprocess.CompletedProcess[str]:
-    command = [str(BIN / "dbt"), *arguments]
-    if dbt_vars:
-        command += ["--vars", json.dumps(dict(dbt_vars))]
+    command = [str(BIN / "dbt"), *arguments, *vars_option(dbt_vars)]
     return subprocess.run(
         command,
         cwd=PROJECT_ROOT,
@@ -191,6 +193,29 @@ def environment_of(environment: Mapping[str, str], cwd: Path | None = None) -> I
 # serves any value of it. A test never edits the project: a manifest stays true all session.
 MANIFESTS: dict[tuple[str, str], Any] = {}
 
+# Vars the project reads only when a node compiles (in model and test SQL, rendered again at
+# each run), never in a config, a ref or a test's arguments that dbt fixes at parse time, with
+# a value other than the default for each: a manifest parsed without them serves any value
+# of them, as `segments backfill` relies on for as_of_date. test_project.py checks that a parse
+# with these values decides every node as a parse without them. A new var set costs dbt a
+# full parse (about 6 s of CPU); dropping these from the key saves most of the suite's.
+RUNTIME_VARS: dict[str, Any] = {
+    "as_of_date": "2026-03-31",
+    "activation_holdout_share": 0.5,
+    "activation_min_audience_size": 30,
+    "drift_psi_fail": 0.5,
+    "drift_psi_warn": 0.2,
+    "drift_reference_psi_fail": 0.9,
+    "high_spender_min_avg_order_value": 150,
+    "identity_max_iterations": 3,
+    "lifecycle_active_days": 30,
+}
+
+
+def parse_vars(dbt_vars: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The vars that can change what dbt parses: all but RUNTIME_VARS."""
+    return {name: value for name, value in (dbt_vars or {}).items() if name not in RUNTIME_VARS}
+
 
 def in_process_dbt(
     arguments: Sequence[str], database: Path, work_dir: Path, dbt_vars: Mapping[str, Any] | None
@@ -220,24 +245,28 @@ def in_process_dbt(
             lines.append(line)
 
     file_level = dbt_log_file_level()
-    command = [*arguments, "--log-level", "none", "--log-level-file", file_level, "--project-dir", str(PROJECT_ROOT)]
-    if dbt_vars:
-        command += ["--vars", json.dumps(dict(dbt_vars))]
-    key = (parse_key(dbt_vars), database.stem)
+    options = ["--log-level", "none", "--log-level-file", file_level, "--project-dir", str(PROJECT_ROOT)]
+    command = [*arguments, *options, *vars_option(dbt_vars)]
+    parsed_vars = parse_vars(dbt_vars)
+    key = (parse_key(parsed_vars), database.stem)
     parsing = arguments[:1] == ["parse"]  # a parse parses, whatever is cached: it is what is tested
     with environment_of(dbt_environment(database, work_dir)):
         manifest = None if parsing else MANIFESTS.get(key)
         if manifest is None and not parsing:
-            parsed = dbtRunner(callbacks=[collect]).invoke(["parse", *command[len(arguments) :]])
+            parsed = dbtRunner(callbacks=[collect]).invoke(["parse", *options, *vars_option(parsed_vars)])
             if not parsed.success:
                 return completed(arguments, 2, lines, parsed.exception)
             manifest = MANIFESTS[key] = parsed.result
             lines.clear()
         result = dbtRunner(manifest=manifest, callbacks=[collect]).invoke(command)
-        if parsing and result.success:
+        if parsing and result.success and parsed_vars == dict(dbt_vars or {}):
             MANIFESTS[key] = result.result
     returncode = 0 if result.success else (1 if result.exception is None else 2)
     return completed(arguments, returncode, lines, result.exception)
+
+
+def vars_option(dbt_vars: Mapping[str, Any] | None) -> list[str]:
+    return ["--vars", json.dumps(dict(dbt_vars))] if dbt_vars else []
 
 
 def completed(

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
-from dbt_runner import BIN, PROJECT_ROOT, run_dbt
+from dbt_runner import BIN, PROJECT_ROOT, RUNTIME_VARS, run_dbt
 
 LAYERS = ("staging", "identity", "features", "segments", "quality", "activation")
 
@@ -91,6 +92,16 @@ def test_the_as_of_date_changes_nothing_that_dbt_parses(work_dir: Path, tmp_path
     # a config, a ref or a test's arguments that dbt fixes at parse time
     run_dbt(["parse"], work_dir / "unused.duckdb", work_dir)
     run_dbt(["parse"], tmp_path / "unused.duckdb", tmp_path, {"as_of_date": "2026-03-31"})
+    assert node_definitions(work_dir / "target") == node_definitions(tmp_path / "target")
+
+
+def test_the_runtime_vars_change_nothing_that_dbt_parses(work_dir: Path, tmp_path: Path) -> None:
+    # the suite's in-process dbt (dbt_runner.RUNTIME_VARS) reuses a manifest parsed without
+    # these vars for any value of them: exact only if each is read in SQL alone
+    defaults = yaml.safe_load((PROJECT_ROOT / "dbt_project.yml").read_text())["vars"]
+    assert {name: value for name, value in RUNTIME_VARS.items() if defaults[name] == value} == {}
+    run_dbt(["parse"], work_dir / "unused.duckdb", work_dir)
+    run_dbt(["parse"], tmp_path / "unused.duckdb", tmp_path, RUNTIME_VARS)
     assert node_definitions(work_dir / "target") == node_definitions(tmp_path / "target")
 
 
