@@ -320,6 +320,9 @@ def test_a_purchase_collapse_from_the_generator_fails_the_gate_naming_the_moved_
     assert printed == expected, result.stdout
 
 
+READER_PAUSE_SECONDS = 0.05
+
+
 def read_published(path: str, queue: multiprocessing.Queue[str], first_read: Any, stop: Any) -> None:
     """A BI reader: opens the published file again and again, checks each snapshot is
     consistent, and reports every publication (published_at) it saw."""
@@ -345,6 +348,10 @@ def read_published(path: str, queue: multiprocessing.Queue[str], first_read: Any
                 seen.append(published_at)
                 queue.put(f"saw {published_at}")
             first_read.set()
+            # a read costs about 25 ms of CPU: without a pause the reader took a whole core
+            # from the build it watches; a read every 75 ms or so is still about six during
+            # each `segments publish` (about 0.5 s on the sample)
+            time.sleep(READER_PAUSE_SECONDS)
         queue.put(f"ok {reads} {len(seen)}")
     except Exception as error:  # noqa: BLE001 - any error, a lock error included, is a failure
         queue.put(f"error: {error!r}")
