@@ -3,14 +3,18 @@ publish can never damage the warehouse or leave BI unreadable."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -263,6 +267,61 @@ def test_a_stale_wal_of_the_published_file_never_breaks_the_new_publication(
     assert result.returncode == 0, result.stderr
     with duckdb.connect(str(published), read_only=True) as connection:
         assert connection.execute("select count(*) from marts.customer_segments").fetchall()[0][0] > 0
+
+
+# Linux inotify (ctypes): what happened to each name in a folder, in order
+IN_MODIFY, IN_CLOSE_WRITE, IN_MOVED_FROM, IN_MOVED_TO = 0x2, 0x8, 0x40, 0x80
+IN_CREATE, IN_DELETE = 0x100, 0x200
+WATCHED = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
+EVENT_HEADER = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (then the name)
+
+
+def folder_events(
+    folder: Path, action: Callable[[], subprocess.CompletedProcess[str]]
+) -> tuple[subprocess.CompletedProcess[str], list[tuple[str, int]]]:
+    """What action returned, and (name, mask) of every change in folder while it ran, in order."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    descriptor = libc.inotify_init1(os.O_NONBLOCK)
+    assert descriptor >= 0, os.strerror(ctypes.get_errno())
+    try:
+        assert libc.inotify_add_watch(descriptor, os.fsencode(folder), WATCHED) >= 0, os.strerror(ctypes.get_errno())
+        result = action()
+        buffer = b""
+        while True:
+            try:
+                chunk = os.read(descriptor, 1 << 16)
+            except BlockingIOError:
+                break
+            buffer += chunk
+    finally:
+        os.close(descriptor)
+    events, offset = [], 0
+    while offset < len(buffer):
+        _, mask, _, length = EVENT_HEADER.unpack_from(buffer, offset)
+        start = offset + EVENT_HEADER.size
+        events.append((buffer[start : start + length].rstrip(b"\0").decode(), mask))
+        offset = start + length
+    return result, events
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+def test_publish_changes_the_published_file_only_by_renaming_a_complete_one_over_it(
+    sample_warehouse: Path, tmp_path: Path
+) -> None:
+    # what makes a publication atomic for BI: the published name is never created, written,
+    # truncated or removed in place, only replaced by a rename of a finished file (a reader
+    # polling the file, as in test_quality.py, would rarely catch a write of a few ms)
+    database = good_copy(sample_warehouse, tmp_path)
+    folder = tmp_path / "bi"
+    folder.mkdir()
+    published = folder / "published.duckdb"
+    for publication in ("first", "over the last one"):
+        result, events = folder_events(folder, lambda: publish(database, published, "--force"))
+        assert result.returncode == 0, result.stderr
+        on_published = [mask for name, mask in events if name == published.name]
+        assert on_published == [IN_MOVED_TO], (publication, events)
+        renamed_from = [name for name, mask in events if mask & IN_MOVED_FROM]
+        assert len(renamed_from) == 1 and renamed_from[0] != published.name, (publication, events)
 
 
 @pytest.mark.slow
