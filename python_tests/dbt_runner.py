@@ -115,9 +115,7 @@ def run_dbt(
     if not artefacts and arguments[:1] and arguments[0] in WRITES_ARTEFACTS:
         arguments = [*arguments, "--no-write-json"]
     in_process = not os.environ.get(SUBPROCESS_VARIABLE)
-    # in this process, dbt parses with the vars that change a parse only (see RUNTIME_VARS),
-    # unless the command is dbt parse
-    parsed_with = parse_vars(dbt_vars) if in_process and arguments[:1] != ["parse"] else dbt_vars
+    parsed_with = parse_vars(arguments, dbt_vars) if in_process else dbt_vars
     reuse_parse(work_dir / "target", parsed_with)
     started, cpu = time.perf_counter(), time.process_time() + children_cpu()
     if in_process:
@@ -213,8 +211,11 @@ RUNTIME_VARS: dict[str, Any] = {
 }
 
 
-def parse_vars(dbt_vars: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The vars that can change what dbt parses: all but RUNTIME_VARS."""
+def parse_vars(arguments: Sequence[str], dbt_vars: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The vars in-process dbt parses with for this command: every var for `dbt parse` (the
+    parse is what such a test checks), else all but RUNTIME_VARS."""
+    if arguments[:1] == ["parse"]:
+        return dict(dbt_vars or {})
     return {name: value for name, value in (dbt_vars or {}).items() if name not in RUNTIME_VARS}
 
 
@@ -248,7 +249,7 @@ def in_process_dbt(
     file_level = dbt_log_file_level()
     options = ["--log-level", "none", "--log-level-file", file_level, "--project-dir", str(PROJECT_ROOT)]
     command = [*arguments, *options, *vars_option(dbt_vars)]
-    parsed_vars = parse_vars(dbt_vars)
+    parsed_vars = parse_vars(arguments, dbt_vars)
     key = (parse_key(parsed_vars), database.stem)
     parsing = arguments[:1] == ["parse"]  # a parse parses, whatever is cached: it is what is tested
     with environment_of(dbt_environment(database, work_dir)):
@@ -260,7 +261,7 @@ def in_process_dbt(
             manifest = MANIFESTS[key] = parsed.result
             lines.clear()
         result = dbtRunner(manifest=manifest, callbacks=[collect]).invoke(command)
-        if parsing and result.success and parsed_vars == dict(dbt_vars or {}):
+        if parsing and result.success:
             MANIFESTS[key] = result.result
     returncode = 0 if result.success else (1 if result.exception is None else 2)
     return completed(arguments, returncode, lines, result.exception)
