@@ -10,7 +10,7 @@
 {%- endmacro %}
 
 {% macro default__sha256_hex(expression) -%}
-    lower(sha256(cast({{ expression }} as varchar)))
+    lower(sha256(cast({{ expression }} as string)))
 {%- endmacro %}
 
 {#- A number in [0, 1) from the first 13 hexadecimal digits (52 bits) of the SHA-256 of a
@@ -21,7 +21,7 @@
 {%- endmacro %}
 
 {% macro default__unit_interval_hash(expression) -%}
-    (cast(cast(('0x' || left(sha256(cast({{ expression }} as varchar)), 13)) as ubigint) as double)
+    (cast(cast(('0x' || left(sha256(cast({{ expression }} as string)), 13)) as ubigint) as double)
         / 4503599627370496.0)
 {%- endmacro %}
 
@@ -43,4 +43,14 @@
             and length({{ phone }}) between {{ var('phone_min_digits') }} and {{ var('phone_max_digits') }}
             then '+' || {{ phone }}
     end
+{%- endmacro %}
+
+{% macro spark__sha256_hex(expression) -%}
+    sha2(cast({{ expression }} as string), 256)
+{%- endmacro %}
+
+{#- Spark: conv reads the hexadecimal digits (52 bits fit a bigint exactly). -#}
+{% macro spark__unit_interval_hash(expression) -%}
+    (cast(cast(conv(left(sha2(cast({{ expression }} as string), 256), 13), 16, 10) as bigint) as double)
+        / 4503599627370496.0)
 {%- endmacro %}

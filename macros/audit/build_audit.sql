@@ -24,21 +24,25 @@
 
 {% macro audit_build_started() %}
     {%- if execute and flags.WHICH in ('build', 'run', 'seed', 'snapshot') -%}
-        {{ audit_create_tables_sql() }}
-        insert into audit.dbt_builds (build_number, invocation_id, command, started_at, status, raw_identity)
-        select
-            coalesce(max(build_number), 0) + 1,
-            '{{ invocation_id }}',
-            '{{ flags.WHICH }}',
-            current_timestamp,
-            'started',
-            null,
-        from audit.dbt_builds;
-        {#- a separate statement: without raw data it fails the hook, after the row invalidated any pass #}
-        update audit.dbt_builds
-        set raw_identity = ({{ raw_data_identity_sql() }})
-        where invocation_id = '{{ invocation_id }}';
+        {{ adapter.dispatch('audit_build_started', 'segments_warehouse')() }}
     {%- endif -%}
+{% endmacro %}
+
+{% macro default__audit_build_started() %}
+    {{ audit_create_tables_sql() }}
+    insert into audit.dbt_builds (build_number, invocation_id, command, started_at, status, raw_identity)
+    select
+        coalesce(max(build_number), 0) + 1,
+        '{{ invocation_id }}',
+        '{{ flags.WHICH }}',
+        current_timestamp,
+        'started',
+        null,
+    from audit.dbt_builds;
+    {#- a separate statement: without raw data it fails the hook, after the row invalidated any pass #}
+    update audit.dbt_builds
+    set raw_identity = ({{ raw_data_identity_sql() }})
+    where invocation_id = '{{ invocation_id }}';
 {% endmacro %}
 
 
@@ -71,116 +75,185 @@
 
 {% macro audit_build_finished(results) %}
     {%- if execute and flags.WHICH in ('run', 'seed', 'snapshot') -%}
-        update audit.dbt_builds
-        set finished_at = current_timestamp, status = 'partial', reason = 'dbt {{ flags.WHICH }} is not a build'
-        where invocation_id = '{{ invocation_id }}';
+        {{ adapter.dispatch('audit_build_recorded', 'segments_warehouse')({
+            'status': 'partial', 'reason': 'dbt ' ~ flags.WHICH ~ ' is not a build', 'node_rows': [], 'publish_rows': [],
+        }) }}
     {%- elif execute and flags.WHICH == 'build' -%}
-        {%- set passing_statuses = ('success', 'pass', 'warn') -%}
-        {%- set executed = [] -%}
-        {%- set failures = [] -%}
-        {%- set node_rows = [] -%}
-        {%- for result in results -%}
-            {%- do executed.append(result.node.unique_id) -%}
-            {#- exposures and saved queries have nothing to run: dbt reports them no-op -#}
-            {%- if result.status not in passing_statuses and not (result.status == 'no-op'
-                and result.node.resource_type in ('exposure', 'saved_query')) -%}
-                {%- do failures.append(result.node.unique_id ~ ': ' ~ result.status) -%}
-            {%- endif -%}
-            {%- do node_rows.append(
-                "('" ~ invocation_id ~ "', " ~ audit_literal(result.node.unique_id) ~ ", "
-                ~ audit_literal(result.node.resource_type) ~ ", " ~ audit_literal(result.status) ~ ")"
-            ) -%}
-        {%- endfor -%}
-
-        {%- set missing = [] -%}
-        {%- set publish_rows = [] -%}
-        {%- for node in graph.nodes.values() -%}
-            {%- set materialized = node.config.materialized -%}
-            {%- if node.resource_type in ('model', 'seed', 'snapshot', 'test')
-                and materialized != 'ephemeral' and node.unique_id not in executed -%}
-                {%- do missing.append(node.unique_id) -%}
-            {%- endif -%}
-            {%- if node.resource_type == 'model' and (node.config.meta or {}).get('publish') is true -%}
-                {%- do publish_rows.append(
-                    "('" ~ invocation_id ~ "', " ~ audit_literal(node.unique_id) ~ ", "
-                    ~ audit_literal(node.schema) ~ ", " ~ audit_literal(node.alias or node.name) ~ ")"
-                ) -%}
-            {%- endif -%}
-        {%- endfor -%}
-
-        {%- set selection = [] -%}
-        {%- for argument in ('select', 'exclude', 'selector', 'resource_types', 'exclude_resource_types') -%}
-            {%- if invocation_args_dict.get(argument) -%}
-                {%- do selection.append('--' ~ argument | replace('_', '-')) -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- for argument in ('empty', 'sample') -%}
-            {%- if invocation_args_dict.get(argument) -%}
-                {%- do selection.append('--' ~ argument) -%}
-            {%- endif -%}
-        {%- endfor -%}
-
-        {%- if failures -%}
-            {%- set status = 'failed' -%}
-            {%- set reason = failures | length ~ ' node(s) did not pass: ' ~ (failures[:5] | join('; ')) -%}
-        {%- elif selection == ['--selector'] and invocation_args_dict.get('selector') == 'as_of_rebuild' -%}
-            {#- an as-of date rebuild (segments backfill) that passed vouches for the warehouse only
-                on top of a passed build of the same raw data: everything outside the selector
-                does not depend on the as-of date, and that build built and tested it -#}
-            {%- set status = 'as_of_rebuild' -%}
-            {%- set reason = 'as-of date rebuild (--selector as_of_rebuild), ' ~ results | length ~ ' node(s) passed' -%}
-        {%- elif selection or missing -%}
-            {%- set status = 'partial' -%}
-            {%- set reason = 'not a full build ('
-                ~ ((selection | join(', ')) if selection else (missing | length ~ ' node(s) not run, e.g. ' ~ missing[0]))
-                ~ ')' -%}
-        {%- else -%}
-            {%- set status = 'passed' -%}
-            {%- set reason = results | length ~ ' node(s) passed' -%}
-        {%- endif -%}
-
-        {{ audit_create_tables_sql() }}
-        {%- if node_rows %}
-        insert into audit.dbt_node_results values {{ node_rows | join(', ') }};
-        {%- endif %}
-        {%- if publish_rows %}
-        insert into audit.publish_relations values {{ publish_rows | join(', ') }};
-        {%- endif %}
-        {#- the status is written last (each statement commits): a build killed before it stays 'started' #}
-        {%- if status == 'as_of_rebuild' %}
-        {%- set vouched = "previous.status = 'passed' and previous.raw_identity is not distinct from dbt_builds.raw_identity" %}
-        update audit.dbt_builds
-        set
-            finished_at = current_timestamp,
-            status = case when {{ vouched }} then 'passed' else 'partial' end,
-            reason = case
-                when {{ vouched }}
-                    then {{ audit_literal(reason ~ ' on top of passed build ') }} || previous.invocation_id
-                else {{ audit_literal(reason ~ ', but the build before it did not pass on this raw data') }}
-            end
-        from (
-            {#- the build just before this one; one row of nulls when there is none #}
-            select
-                max_by(status, build_number) as status,
-                max_by(invocation_id, build_number) as invocation_id,
-                max_by(raw_identity, build_number) as raw_identity
-            from audit.dbt_builds
-            where build_number < (
-                select build_number from audit.dbt_builds where invocation_id = '{{ invocation_id }}'
-            )
-        ) as previous
-        where dbt_builds.invocation_id = '{{ invocation_id }}';
-        {%- else %}
-        update audit.dbt_builds
-        set finished_at = current_timestamp, status = '{{ status }}', reason = {{ audit_literal(reason) }}
-        where invocation_id = '{{ invocation_id }}';
-        {%- endif %}
+        {{ adapter.dispatch('audit_build_recorded', 'segments_warehouse')(audit_build_outcome(results)) }}
     {%- endif -%}
 {% endmacro %}
 
 
+{#-
+    The outcome of a build invocation: status ('passed', 'failed', 'partial' or
+    'as_of_rebuild'), reason, and the rows of audit.dbt_node_results and
+    audit.publish_relations as SQL value tuples.
+-#}
+{% macro audit_build_outcome(results) %}
+    {%- set passing_statuses = ('success', 'pass', 'warn') -%}
+    {%- set executed = [] -%}
+    {%- set failures = [] -%}
+    {%- set node_rows = [] -%}
+    {%- for result in results -%}
+        {%- do executed.append(result.node.unique_id) -%}
+        {#- exposures and saved queries have nothing to run: dbt reports them no-op -#}
+        {%- if result.status not in passing_statuses and not (result.status == 'no-op'
+            and result.node.resource_type in ('exposure', 'saved_query')) -%}
+            {%- do failures.append(result.node.unique_id ~ ': ' ~ result.status) -%}
+        {%- endif -%}
+        {%- do node_rows.append(
+            "('" ~ invocation_id ~ "', " ~ audit_literal(result.node.unique_id) ~ ", "
+            ~ audit_literal(result.node.resource_type) ~ ", " ~ audit_literal(result.status) ~ ")"
+        ) -%}
+    {%- endfor -%}
+
+    {%- set missing = [] -%}
+    {%- set publish_rows = [] -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- set materialized = node.config.materialized -%}
+        {%- if node.resource_type in ('model', 'seed', 'snapshot', 'test')
+            and materialized != 'ephemeral' and node.unique_id not in executed -%}
+            {%- do missing.append(node.unique_id) -%}
+        {%- endif -%}
+        {%- if node.resource_type == 'model' and (node.config.meta or {}).get('publish') is true -%}
+            {%- do publish_rows.append(
+                "('" ~ invocation_id ~ "', " ~ audit_literal(node.unique_id) ~ ", "
+                ~ audit_literal(node.schema) ~ ", " ~ audit_literal(node.alias or node.name) ~ ")"
+            ) -%}
+        {%- endif -%}
+    {%- endfor -%}
+
+    {%- set selection = [] -%}
+    {%- for argument in ('select', 'exclude', 'selector', 'resource_types', 'exclude_resource_types') -%}
+        {%- if invocation_args_dict.get(argument) -%}
+            {%- do selection.append('--' ~ argument | replace('_', '-')) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for argument in ('empty', 'sample') -%}
+        {%- if invocation_args_dict.get(argument) -%}
+            {%- do selection.append('--' ~ argument) -%}
+        {%- endif -%}
+    {%- endfor -%}
+
+    {%- if failures -%}
+        {%- set status = 'failed' -%}
+        {%- set reason = failures | length ~ ' node(s) did not pass: ' ~ (failures[:5] | join('; ')) -%}
+    {%- elif selection == ['--selector'] and invocation_args_dict.get('selector') == 'as_of_rebuild' -%}
+        {#- an as-of date rebuild (segments backfill) that passed vouches for the warehouse only
+            on top of a passed build of the same raw data: everything outside the selector
+            does not depend on the as-of date, and that build built and tested it -#}
+        {%- set status = 'as_of_rebuild' -%}
+        {%- set reason = 'as-of date rebuild (--selector as_of_rebuild), ' ~ results | length ~ ' node(s) passed' -%}
+    {%- elif selection or missing -%}
+        {%- set status = 'partial' -%}
+        {%- set reason = 'not a full build ('
+            ~ ((selection | join(', ')) if selection else (missing | length ~ ' node(s) not run, e.g. ' ~ missing[0]))
+            ~ ')' -%}
+    {%- else -%}
+        {%- set status = 'passed' -%}
+        {%- set reason = results | length ~ ' node(s) passed' -%}
+    {%- endif -%}
+
+    {{ return({'status': status, 'reason': reason, 'node_rows': node_rows, 'publish_rows': publish_rows}) }}
+{% endmacro %}
+
+
+{#- Records the outcome: the status row is written last (each statement commits), so a
+    build killed before it stays 'started'. -#}
+{% macro default__audit_build_recorded(outcome) %}
+    {%- set status = outcome.status -%}
+    {%- set reason = outcome.reason -%}
+    {%- set node_rows = outcome.node_rows -%}
+    {%- set publish_rows = outcome.publish_rows -%}
+    {{ audit_create_tables_sql() }}
+    {%- if node_rows %}
+    insert into audit.dbt_node_results values {{ node_rows | join(', ') }};
+    {%- endif %}
+    {%- if publish_rows %}
+    insert into audit.publish_relations values {{ publish_rows | join(', ') }};
+    {%- endif %}
+    {%- if status == 'as_of_rebuild' %}
+    {%- set vouched = "previous.status = 'passed' and previous.raw_identity is not distinct from dbt_builds.raw_identity" %}
+    update audit.dbt_builds
+    set
+        finished_at = current_timestamp,
+        status = case when {{ vouched }} then 'passed' else 'partial' end,
+        reason = case
+            when {{ vouched }}
+                then {{ audit_literal(reason ~ ' on top of passed build ') }} || previous.invocation_id
+            else {{ audit_literal(reason ~ ', but the build before it did not pass on this raw data') }}
+        end
+    from (
+        {#- the build just before this one; one row of nulls when there is none #}
+        select
+            max_by(status, build_number) as status,
+            max_by(invocation_id, build_number) as invocation_id,
+            max_by(raw_identity, build_number) as raw_identity
+        from audit.dbt_builds
+        where build_number < (
+            select build_number from audit.dbt_builds where invocation_id = '{{ invocation_id }}'
+        )
+    ) as previous
+    where dbt_builds.invocation_id = '{{ invocation_id }}';
+    {%- else %}
+    update audit.dbt_builds
+    set finished_at = current_timestamp, status = '{{ status }}', reason = {{ audit_literal(reason) }}
+    where invocation_id = '{{ invocation_id }}';
+    {%- endif %}
+{% endmacro %}
+
+
+{#-
+    Spark (Parquet tables: no update, one statement per call): the hooks run their
+    statements while they render and return a no-op. audit.dbt_builds is append-only there:
+    a build's row 'started', then a second row with its outcome; its status is that of its
+    latest row (finished_at not null).
+-#}
+{% macro spark__audit_build_started() %}
+    {%- do run_query('create schema if not exists audit') -%}
+    {%- do run_query(
+        'create table if not exists audit.dbt_builds (build_number int, invocation_id string,'
+        ~ ' command string, started_at timestamp, finished_at timestamp, status string,'
+        ~ ' raw_identity string, reason string) using parquet'
+    ) -%}
+    {%- do run_query(
+        'create table if not exists audit.dbt_node_results (invocation_id string, unique_id string,'
+        ~ ' resource_type string, status string) using parquet'
+    ) -%}
+    {%- do run_query(
+        'create table if not exists audit.publish_relations (invocation_id string, unique_id string,'
+        ~ ' schema_name string, table_name string) using parquet'
+    ) -%}
+    {%- do run_query(
+        "insert into audit.dbt_builds select coalesce(max(build_number), 0) + 1, '" ~ invocation_id
+        ~ "', '" ~ flags.WHICH ~ "', current_timestamp(), cast(null as timestamp), 'started', ("
+        ~ raw_data_identity_sql() ~ "), cast(null as string) from audit.dbt_builds"
+    ) -%}
+    select 1
+{% endmacro %}
+
+{% macro spark__audit_build_recorded(outcome) %}
+    {%- if outcome.node_rows -%}
+        {%- do run_query('insert into audit.dbt_node_results values ' ~ outcome.node_rows | join(', ')) -%}
+    {%- endif -%}
+    {%- if outcome.publish_rows -%}
+        {%- do run_query('insert into audit.publish_relations values ' ~ outcome.publish_rows | join(', ')) -%}
+    {%- endif -%}
+    {%- set status = 'partial' if outcome.status == 'as_of_rebuild' else outcome.status -%}
+    {%- do run_query(
+        "insert into audit.dbt_builds select build_number, invocation_id, command, started_at,"
+        ~ " current_timestamp(), " ~ audit_literal(status) ~ ", raw_identity, " ~ audit_literal(outcome.reason)
+        ~ " from audit.dbt_builds where invocation_id = '" ~ invocation_id ~ "' and status = 'started'"
+    ) -%}
+    {%- if status == 'passed' -%}
+        {%- do publish_passed_build() -%}
+    {%- endif -%}
+    select 1
+{% endmacro %}
+
+
 {% macro audit_literal(text) -%}
-    '{{ text | string | replace("'", "''") }}'
+    {{ sql_string(text | string) }}
 {%- endmacro %}
 
 
@@ -199,7 +272,55 @@
     {{ exceptions.raise_compiler_error('raw_data_identity_sql is implemented for duckdb only') }}
 {% endmacro %}
 
-{% macro duckdb__raw_data_identity_sql() -%}
-    select md5(string_agg(cast(manifest as varchar), chr(10) order by cast(manifest as varchar)))
+{% macro spark__raw_data_identity_sql() -%}
+    select md5(array_join(array_sort(collect_list(to_json(struct(manifest.*)))), chr(10)))
     from raw.load_manifest as manifest
 {%- endmacro %}
+
+{% macro duckdb__raw_data_identity_sql() -%}
+    select md5(string_agg(cast(manifest as string), chr(10) order by cast(manifest as string)))
+    from raw.load_manifest as manifest
+{%- endmacro %}
+
+
+{#-
+    Write-audit-publish on Spark (no transactions across tables): BI reads schema published,
+    where every relation marked config.meta.publish is a view over a copy made by the last
+    build that passed. The on-run-end hook of a passed build copies each published mart to
+    published.<name>__build_<n>, and only when every copy exists replaces the views (each
+    replacement is one metastore change, so a reader sees a whole table of one passed build,
+    never a half-built one); copies older than the previous build are then dropped. A build
+    that did not pass changes nothing in published.
+-#}
+{% macro publish_passed_build() %}
+    {%- set build_number = run_query(
+        "select max(build_number) from audit.dbt_builds where invocation_id = '" ~ invocation_id ~ "'"
+    ).columns[0].values()[0] -%}
+    {%- set relations = [] -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type == 'model' and (node.config.meta or {}).get('publish') is true -%}
+            {%- do relations.append(node) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do run_query('create schema if not exists published') -%}
+    {%- for node in relations -%}
+        {%- set name = node.alias or node.name -%}
+        {%- do run_query('drop table if exists published.' ~ name ~ '__build_' ~ build_number) -%}
+        {%- do run_query(
+            'create table published.' ~ name ~ '__build_' ~ build_number ~ ' using parquet as select * from '
+            ~ node.schema ~ '.' ~ name
+        ) -%}
+    {%- endfor -%}
+    {%- for node in relations -%}
+        {%- set name = node.alias or node.name -%}
+        {%- do run_query(
+            'create or replace view published.' ~ name ~ ' as select * from published.' ~ name ~ '__build_' ~ build_number
+        ) -%}
+    {%- endfor -%}
+    {%- for row in run_query('show tables in published') -%}
+        {%- set parts = row['tableName'].split('__build_') -%}
+        {%- if parts | length == 2 and parts[1] | int < build_number - 1 -%}
+            {%- do run_query('drop table if exists published.' ~ row['tableName']) -%}
+        {%- endif -%}
+    {%- endfor -%}
+{% endmacro %}

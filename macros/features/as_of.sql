@@ -7,9 +7,10 @@
     ({{ as_of_alias }}.as_of_date + interval 1 day)
 {%- endmacro %}
 
-{#- Days from a date (or timestamp, taken as its date) to the as-of date. -#}
+{#- Days from a date (or timestamp, taken as its date) to the as-of date (a bigint on every
+    engine: Spark's datediff is an int). -#}
 {% macro days_before_as_of(column, as_of_alias='as_of_dates') -%}
-    date_diff('day', cast({{ column }} as date), {{ as_of_alias }}.as_of_date)
+    cast({{ dbt.datediff('cast(' ~ column ~ ' as date)', as_of_alias ~ '.as_of_date', 'day') }} as bigint)
 {%- endmacro %}
 
 {#- True when a date lies in the window of n days ending on the as-of date (inclusive). -#}
@@ -26,11 +27,22 @@
 {%- endmacro %}
 
 
-{#- A table expression of one row per day from start_date to end_date, both included (column 1). -#}
-{% macro day_series(start_date, end_date) -%}
-    {{ return(adapter.dispatch('day_series', 'segments_warehouse')(start_date, end_date)) }}
+{#- Joins one row per day from start_date to end_date, both included, to the relation before
+    it, as alias(column): a clause after the from clause (the dates may be columns of that
+    relation). Dispatched: DuckDB cross joins generate_series, Spark explodes a sequence in a
+    lateral view. -#}
+{% macro join_day_series(start_date, end_date, alias, column) -%}
+    {{ return(adapter.dispatch('join_day_series', 'segments_warehouse')(start_date, end_date, alias, column)) }}
 {%- endmacro %}
 
-{% macro duckdb__day_series(start_date, end_date) -%}
-    generate_series(cast({{ start_date }} as timestamp), cast({{ end_date }} as timestamp), interval 1 day)
+{% macro duckdb__join_day_series(start_date, end_date, alias, column) -%}
+    cross join generate_series(
+        cast({{ start_date }} as timestamp), cast({{ end_date }} as timestamp), interval 1 day
+    ) as {{ alias }} ({{ column }})
+{%- endmacro %}
+
+{% macro spark__join_day_series(start_date, end_date, alias, column) -%}
+    lateral view explode(
+        sequence(cast({{ start_date }} as date), cast({{ end_date }} as date), interval 1 day)
+    ) {{ alias }} as {{ column }}
 {%- endmacro %}

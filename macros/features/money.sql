@@ -22,7 +22,7 @@
     Dispatched: the wide integer type and integer division are engine specific.
 -#}
 {% macro money_ratio(money_total, item_count) -%}
-    {{ return(adapter.dispatch('money_ratio', 'customer_segments')(money_total, item_count)) }}
+    {{ return(adapter.dispatch('money_ratio', 'segments_warehouse')(money_total, item_count)) }}
 {%- endmacro %}
 
 {% macro default__money_ratio(money_total, item_count) -%}
@@ -32,6 +32,24 @@
                 2 * cast(cast({{ money_total }} as {{ money_type() }}) * 100 as hugeint)
                 + sign(cast({{ money_total }} as {{ money_type() }})) * nullif({{ item_count }}, 0)
             ) // (2 * cast(nullif({{ item_count }}, 0) as hugeint))
+            as {{ money_type() }}
+        ) * 0.01
+        as {{ money_type() }}
+    )
+{%- endmacro %}
+
+{#- Spark has no 128-bit integer: the numerator and denominator are decimal(38, 0) and
+    div (integral division, truncating like DuckDB's //) returns a 64-bit integer, exact for
+    totals below about 4.6e16 (beyond it ANSI mode fails the query: never a wrong cent). -#}
+{% macro spark__money_ratio(money_total, item_count) -%}
+    {%- set total = 'cast(' ~ money_total ~ ' as ' ~ money_type() ~ ')' -%}
+    cast(
+        cast(
+            (
+                2 * cast({{ total }} * 100 as decimal(38, 0))
+                + case when {{ total }} > 0 then 1 when {{ total }} < 0 then -1 else 0 end
+                * nullif({{ item_count }}, 0)
+            ) div (2 * cast(nullif({{ item_count }}, 0) as decimal(38, 0)))
             as {{ money_type() }}
         ) * 0.01
         as {{ money_type() }}

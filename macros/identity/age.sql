@@ -6,6 +6,25 @@
     {{ return(adapter.dispatch('full_years_between', 'segments_warehouse')(start_date, end_date)) }}
 {%- endmacro %}
 
+{#- Portable: the difference of the years, less one while the end's month and day come
+    before the start's (a 29 February birthday counts from 1 March in other years, as
+    DuckDB's age() does). -#}
+{% macro default__full_years_between(start_date, end_date) -%}
+    case
+        when {{ start_date }} <= {{ end_date }}
+            then cast(
+                extract(year from {{ end_date }}) - extract(year from {{ start_date }})
+                - case
+                    when extract(month from {{ end_date }}) * 100 + extract(day from {{ end_date }})
+                        < extract(month from {{ start_date }}) * 100 + extract(day from {{ start_date }})
+                        then 1
+                    else 0
+                end
+                as integer
+            )
+    end
+{%- endmacro %}
+
 {% macro duckdb__full_years_between(start_date, end_date) -%}
     case
         when {{ start_date }} <= {{ end_date }}

@@ -59,3 +59,18 @@
         where table_schema = 'restricted' and table_name = 'customer_key_secret'
     )
 {% endmacro %}
+
+{#- Spark has no error() and no information_schema: the check is made while the hook
+    renders, through the adapter's catalogue. -#}
+{% macro spark__customer_key_secret_check() %}
+    {%- set relation = adapter.get_relation(
+        database=none, schema='restricted', identifier='customer_key_secret'
+    ) -%}
+    {%- if relation is none -%}
+        {{ exceptions.raise_compiler_error(
+            'the warehouse has no customer key secret (restricted.customer_key_secret): '
+            ~ 'run segments load to create it (every customer_key changes: dbt build --full-refresh)'
+        ) }}
+    {%- endif -%}
+    select 1
+{% endmacro %}

@@ -2,8 +2,9 @@
     True when the identifier (type_column, value_column) matches the row of the seed
     identity_blocklist aliased blocklist_alias. Used by identity (an identifier that
     matches links nobody) and by erasure (the closure never walks through one), so both
-    read the seed the same way. Every comparison ignores case ('NULL', 'Unknown'), and the
-    seed's patterns are normalised like identifiers (nfkc_normalize, unicode_trim).
+    read the seed the same way. Every comparison ignores case ('NULL', 'Unknown'); the
+    seed's rows come through normalised_blocklist, so its patterns are normalised like
+    identifiers (nfkc_normalize, unicode_trim).
 
     match_type:
     - exact: the value equals value_pattern (a null value_pattern stands for '');
@@ -15,19 +16,17 @@
 -#}
 {% macro matches_blocklist(type_column, value_column, blocklist_alias='blocklist', country_code_max_digits=3) -%}
     {%- set pattern = blocklist_alias ~ '.value_pattern' -%}
-    {#- the seed's text goes through the same Unicode normalisation as the identifiers -#}
-    {%- set normalised_pattern = unicode_trim(nfkc_normalize(pattern)) -%}
     {%- set minimum_repeated_digits = 'cast(case when ' ~ blocklist_alias
         ~ ".match_type = 'repeated_digit' then " ~ pattern ~ ' end as integer)' -%}
     {{ blocklist_alias }}.identifier_type in ('any', {{ type_column }})
     and (
         (
             {{ blocklist_alias }}.match_type = 'exact'
-            and lower({{ value_column }}) = lower(coalesce({{ normalised_pattern }}, ''))
+            and lower({{ value_column }}) = lower(coalesce({{ pattern }}, ''))
         )
         or (
             {{ blocklist_alias }}.match_type = 'like'
-            and lower({{ value_column }}) like lower({{ normalised_pattern }})
+            and lower({{ value_column }}) like lower({{ pattern }})
         )
         or (
             {{ blocklist_alias }}.match_type = 'repeated_digit'
@@ -45,4 +44,21 @@
             )
         )
     )
+{%- endmacro %}
+
+
+{#-
+    The rows of the seed identity_blocklist (blocklist_relation) with each value_pattern
+    normalised like identifiers (nfkc_normalize, unicode_trim): the import CTE that
+    matches_blocklist reads. Normalised once in a projection, not inside the comparison,
+    because Spark computes NFC with reflect(), which it refuses inside an aggregate or a
+    join condition.
+-#}
+{% macro normalised_blocklist(blocklist_relation) -%}
+    select
+        identifier_type,
+        {{ unicode_trim(nfkc_normalize('value_pattern')) }} as value_pattern,
+        match_type,
+        reason
+    from {{ blocklist_relation }}
 {%- endmacro %}

@@ -18,3 +18,43 @@
     {%- set values = 'list(' ~ expression ~ ') filter (where ' ~ expression ~ ' is not null)' -%}
     array_to_string(list_sort({{ 'list_distinct(' ~ values ~ ')' if distinct else values }}), {{ delimiter }})
 {%- endmacro %}
+
+{#- Spark: collect_list (collect_set for distinct) skips nulls; an array of strings sorts
+    by UTF-8 bytes, as DuckDB's list_sort does. A group with no value gives null. -#}
+{% macro spark__sorted_string_agg(expression, delimiter, distinct) -%}
+    case
+        when count({{ expression }}) > 0
+            then array_join(
+                array_sort({{ 'collect_set' if distinct else 'collect_list' }}({{ expression }})), {{ delimiter }}
+            )
+    end
+{%- endmacro %}
+
+{#-
+    The values of expression in one group joined with delimiter, in the ascending order of
+    the numeric sort_keys (a list of SQL expressions; negate one to sort it descending).
+    Dispatched: DuckDB orders inside string_agg; Spark sorts an array of structs (keys
+    first) and joins the values.
+-#}
+{% macro ordered_string_agg(expression, delimiter, sort_keys) -%}
+    {{ return(adapter.dispatch('ordered_string_agg', 'segments_warehouse')(expression, delimiter, sort_keys)) }}
+{%- endmacro %}
+
+{% macro default__ordered_string_agg(expression, delimiter, sort_keys) -%}
+    string_agg({{ expression }}, {{ delimiter }} order by {{ sort_keys | join(', ') }})
+{%- endmacro %}
+
+{% macro spark__ordered_string_agg(expression, delimiter, sort_keys) -%}
+    array_join(
+        transform(
+            array_sort(collect_list(named_struct(
+                {%- for key in sort_keys %}
+                'key_{{ loop.index }}', {{ key }},
+                {%- endfor %}
+                'value', {{ expression }}
+            ))),
+            sorted -> sorted.value
+        ),
+        {{ delimiter }}
+    )
+{%- endmacro %}

@@ -2,8 +2,7 @@
     The incremental strategy of the models that replace some of their rows each run (the
     rows of the raw rows a new delivery touches, keyed by raw_row_id): delete the rows
     whose unique_key the run produces, then insert the run's rows. Dispatched, so another
-    engine picks its own strategy without a change to the models (a Spark/Delta target:
-    merge on the same unique_key; insert_overwrite needs partitions by key instead).
+    engine picks its own strategy without a change to the models.
 -#}
 {% macro replace_rows_strategy() -%}
     {{ return(adapter.dispatch('replace_rows_strategy', 'segments_warehouse')()) }}
@@ -15,6 +14,54 @@
 
 {% macro spark__replace_rows_strategy() -%}
     {{ return('merge') }}
+{%- endmacro %}
+
+{#-
+    The materialization of those models. Spark's Parquet tables (no Delta Lake here) have
+    no row-level delete or merge, so on Spark they are rebuilt whole each run ('table': the
+    same rows as a first incremental build). On Delta (Databricks), return 'incremental'
+    and file_format delta: replace_rows_strategy is then merge on the same unique_key.
+-#}
+{% macro row_replacing_materialization() -%}
+    {{ return(adapter.dispatch('row_replacing_materialization', 'segments_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__row_replacing_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__row_replacing_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+{#-
+    History tables (one slice per as-of date, unique_key as_of_date): each run replaces its
+    date's slice. DuckDB deletes the date's rows and inserts the run's (delete+insert); Spark
+    partitions the table by as_of_date and overwrites the run's partition (insert_overwrite,
+    dynamic partition overwrite): the same rows either way.
+-#}
+{% macro history_strategy() -%}
+    {{ return(adapter.dispatch('history_strategy', 'segments_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__history_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro spark__history_strategy() -%}
+    {{ return('insert_overwrite') }}
+{%- endmacro %}
+
+{% macro history_partition_by() -%}
+    {{ return(adapter.dispatch('history_partition_by', 'segments_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__history_partition_by() -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro spark__history_partition_by() -%}
+    {{ return(['as_of_date']) }}
 {%- endmacro %}
 
 {#-

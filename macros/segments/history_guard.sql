@@ -4,11 +4,15 @@
     Dispatched: DuckDB has error(), other engines raise their own way.
 -#}
 {% macro fail_query(message) -%}
-    {{ return(adapter.dispatch('fail_query', 'customer_segments')(message)) }}
+    {{ return(adapter.dispatch('fail_query', 'segments_warehouse')(message)) }}
 {%- endmacro %}
 
 {% macro default__fail_query(message) -%}
     {{ exceptions.raise_compiler_error("fail_query is not implemented for adapter " ~ adapter.type()) }}
+{%- endmacro %}
+
+{% macro spark__fail_query(message) -%}
+    raise_error({{ message }})
 {%- endmacro %}
 
 {% macro duckdb__fail_query(message) -%}

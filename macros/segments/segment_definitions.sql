@@ -110,10 +110,11 @@
     from (
         select
             rfm_segment as segment_name,
-            string_agg(
-                'R = ' || r_score || ' and (F + M) / 2 from ' || fm_score_min || ' to ' || fm_score_max,
-                '; ' order by r_score desc, fm_score_min asc
-            ) as rule_in_words
+            {{ ordered_string_agg(
+                "'R = ' || r_score || ' and (F + M) / 2 from ' || fm_score_min || ' to ' || fm_score_max",
+                "'; '",
+                ['-r_score', 'fm_score_min'],
+            ) }} as rule_in_words
         from {{ segment_map }}
         group by rfm_segment
     ) as rfm_rules
@@ -155,9 +156,18 @@
     {%- endfor %}
 {%- endmacro %}
 
-{#- A Jinja string as a SQL string literal (single quotes doubled). -#}
+{#- A Jinja string as a SQL string literal (single quotes doubled). Dispatched: in Spark's
+    literals a backslash escapes the next character, so it is doubled too. -#}
 {% macro sql_string(text) -%}
+    {{ return(adapter.dispatch('sql_string', 'segments_warehouse')(text | string)) }}
+{%- endmacro %}
+
+{% macro default__sql_string(text) -%}
     '{{ text | replace("'", "''") }}'
+{%- endmacro %}
+
+{% macro spark__sql_string(text) -%}
+    '{{ text | replace("\\", "\\\\") | replace("'", "''") }}'
 {%- endmacro %}
 
 {#- "name = value" for each var, for the catalog. -#}
@@ -276,13 +286,13 @@
             ''
         ) as description,
         'Nearest centroid of the k-means fit of the as-of date; centroid ('
-        || cast(cluster_words.as_of_date as varchar) || '): recency '
-        || cast(round(cluster_words.centroid_recency_days) as varchar) || ' days, frequency '
-        || cast(round(cluster_words.centroid_frequency, 1) as varchar) || ', monetary '
-        || cast(round(cluster_words.centroid_monetary, 2) as varchar) || ', average order value '
-        || cast(round(cluster_words.centroid_avg_order_value, 2) as varchar)
+        || cast(cluster_words.as_of_date as string) || '): recency '
+        || cast(round(cluster_words.centroid_recency_days) as string) || ' days, frequency '
+        || cast(round(cluster_words.centroid_frequency, 1) as string) || ', monetary '
+        || cast(round(cluster_words.centroid_monetary, 2) as string) || ', average order value '
+        || cast(round(cluster_words.centroid_avg_order_value, 2) as string)
         || ', engagement score '
-        || cast(round(cluster_words.centroid_engagement_score, 1) as varchar)
+        || cast(round(cluster_words.centroid_engagement_score, 1) as string)
         || '.' as rule_in_words,
         {{ sql_string(describe_vars(cluster_vars)) }} as vars_used
     from (

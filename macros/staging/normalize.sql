@@ -26,7 +26,20 @@
     Dispatched: the regular-expression syntax is engine specific.
 -#}
 {% macro unicode_trim(column) -%}
-    {{ return(adapter.dispatch('unicode_trim', 'customer_segments')(column)) }}
+    {{ return(adapter.dispatch('unicode_trim', 'segments_warehouse')(column)) }}
+{%- endmacro %}
+
+{#- Spark (Java regular expressions): the same classes, backslashes doubled for Spark's
+    string literals, and \z for the very end (Java's $ also matches before a final line
+    break). regexp_replace replaces every match. -#}
+{% macro spark__unicode_trim(column) -%}
+    {%- set invisible = invisible_characters_class() | replace('\\', '\\\\') -%}
+    {%- set blank = blank_characters_class() | replace('\\', '\\\\') -%}
+    regexp_replace(
+        regexp_replace({{ column }}, '{{ invisible }}', ''),
+        '^{{ blank }}+|{{ blank }}+\\z',
+        ''
+    )
 {%- endmacro %}
 
 {% macro default__unicode_trim(column) -%}
@@ -46,7 +59,7 @@
     Dispatched: an engine with a real NFKC function overrides it.
 -#}
 {% macro nfkc_normalize(column) -%}
-    {{ return(adapter.dispatch('nfkc_normalize', 'customer_segments')(column)) }}
+    {{ return(adapter.dispatch('nfkc_normalize', 'segments_warehouse')(column)) }}
 {%- endmacro %}
 
 {% macro default__nfkc_normalize(column) -%}
@@ -59,13 +72,29 @@
         ('\ufb00', 'ff'), ('\ufb01', 'fi'), ('\ufb02', 'fl'), ('\ufb03', 'ffi'),
         ('\ufb04', 'ffl'), ('\ufb05', 'st'), ('\ufb06', 'st'),
     ] -%}
-    {%- set mapped = namespace(sql="translate(nfc_normalize(" ~ column ~ "), '"
-        ~ (fullwidth.source | replace("'", "''")) ~ "', '"
-        ~ (fullwidth.target | replace("'", "''")) ~ "')") -%}
+    {%- set mapped = namespace(sql="translate(" ~ nfc_normalize(column) ~ ", "
+        ~ sql_string(fullwidth.source) ~ ", " ~ sql_string(fullwidth.target) ~ ")") -%}
     {%- for ligature, letters in ligatures -%}
         {%- set mapped.sql = "replace(" ~ mapped.sql ~ ", '" ~ ligature ~ "', '" ~ letters ~ "')" -%}
     {%- endfor -%}
     {{ mapped.sql }}
+{%- endmacro %}
+
+{#- Unicode canonical composition (NFC). Dispatched: DuckDB has nfc_normalize; Spark has
+    none, so it calls ICU4J (bundled with Spark) through reflect, which fails on a null. -#}
+{% macro nfc_normalize(column) -%}
+    {{ return(adapter.dispatch('nfc_normalize', 'segments_warehouse')(column)) }}
+{%- endmacro %}
+
+{% macro default__nfc_normalize(column) -%}
+    nfc_normalize({{ column }})
+{%- endmacro %}
+
+{% macro spark__nfc_normalize(column) -%}
+    case
+        when {{ column }} is not null
+            then reflect('com.ibm.icu.text.Normalizer', 'compose', {{ column }}, false)
+    end
 {%- endmacro %}
 
 {#-
@@ -177,6 +206,11 @@
     regexp_like({{ column }}, '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$')
 {%- endmacro %}
 
+{#- Spark: Java's find with anchors; the classes spell out RE2's \s ([\t\n\f\r ]). -#}
+{% macro spark__is_valid_email(column) -%}
+    ({{ column }} rlike '^[^@ \\t\\n\\f\\r]+@[^@ \\t\\n\\f\\r]+\\.[^@ \\t\\n\\f\\r.]+\\z')
+{%- endmacro %}
+
 {% macro duckdb__is_valid_email(column) -%}
     regexp_full_match({{ column }}, '[^@\s]+@[^@\s]+\.[^@\s.]+')
 {%- endmacro %}
@@ -187,7 +221,35 @@
 -#}
 {% macro is_future_timestamp(timestamp_column, loaded_at_column='_loaded_at') -%}
     {{ timestamp_column }} > {{ loaded_at_column }}
-        + to_hours({{ var('future_timestamp_tolerance_hours') }})
+        + {{ hours_interval(var('future_timestamp_tolerance_hours')) }}
+{%- endmacro %}
+
+{#- An interval of n hours (n: a SQL integer expression). Dispatched: the constructor is
+    engine specific. -#}
+{% macro hours_interval(hours) -%}
+    {{ return(adapter.dispatch('hours_interval', 'segments_warehouse')(hours)) }}
+{%- endmacro %}
+
+{% macro default__hours_interval(hours) -%}
+    to_hours({{ hours }})
+{%- endmacro %}
+
+{% macro spark__hours_interval(hours) -%}
+    make_interval(0, 0, 0, 0, {{ hours }}, 0, 0)
+{%- endmacro %}
+
+{#- Every column of the current relation but the listed ones (select list). Dispatched:
+    DuckDB writes * exclude (...), Spark * except (...). -#}
+{% macro star_except(columns) -%}
+    {{ return(adapter.dispatch('star_except', 'segments_warehouse')(columns)) }}
+{%- endmacro %}
+
+{% macro default__star_except(columns) -%}
+    * exclude ({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro spark__star_except(columns) -%}
+    * except ({{ columns | join(', ') }})
 {%- endmacro %}
 
 {#-
@@ -198,15 +260,32 @@
     {{ return(adapter.dispatch('row_to_json', 'segments_warehouse')(table_alias)) }}
 {%- endmacro %}
 
+{#- Spark: the alias's columns as a struct; null fields are kept, as DuckDB keeps them. -#}
+{% macro spark__row_to_json(table_alias) -%}
+    to_json(struct({{ table_alias }}.*), map('ignoreNullFields', 'false'))
+{%- endmacro %}
+
 {% macro duckdb__row_to_json(table_alias) -%}
     to_json({{ table_alias }})
 {%- endmacro %}
 
-{#- A list var rendered as a SQL value list: ('a', 'b'). -#}
-{% macro sql_value_list(var_name) -%}
-    ({%- for value in var(var_name) -%}
-        '{{ value | replace("'", "''") }}'{{ ', ' if not loop.last }}
-    {%- endfor -%})
+{#- expression [not] in a list of values; an empty list is false (true with negate) instead
+    of `in ()`, which Spark rejects. -#}
+{% macro in_values(expression, values, negate=false) -%}
+    {%- if values | length == 0 -%}
+        {{ 'true' if negate else 'false' }}
+    {%- else -%}
+        {{ expression }} {{ 'not ' if negate }}in (
+            {%- for value in values -%}
+                {{ sql_string(value) }}{{ ', ' if not loop.last }}
+            {%- endfor -%}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- expression [not] in the values of a list var (in_values). -#}
+{% macro in_var_list(expression, var_name, negate=false) -%}
+    {{ in_values(expression, var(var_name), negate) }}
 {%- endmacro %}
 
 {#-

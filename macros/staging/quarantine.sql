@@ -20,14 +20,31 @@
     Every column of a relation, with the listed columns replaced by null: the select list
     of a raw row whose named columns must not be kept. Dispatched (star-replace syntax).
 -#}
-{% macro select_star_redacted(columns) -%}
-    {{ return(adapter.dispatch('select_star_redacted', 'customer_segments')(columns)) }}
+{% macro select_star_redacted(relation, columns) -%}
+    {{ return(adapter.dispatch('select_star_redacted', 'segments_warehouse')(relation, columns)) }}
 {%- endmacro %}
 
-{% macro default__select_star_redacted(columns) -%}
+{% macro default__select_star_redacted(relation, columns) -%}
     *{% if columns %} replace (
         {%- for column in columns %}
-        cast(null as varchar) as {{ column }}{{ ',' if not loop.last }}
+        cast(null as string) as {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     ){% endif %}
+{%- endmacro %}
+
+{#- Spark has no star replace: the relation's columns are listed (read from the catalogue
+    when the model runs). -#}
+{% macro spark__select_star_redacted(relation, columns) -%}
+    {%- if not columns or not execute -%}
+        *
+    {%- else -%}
+        {%- for column in adapter.get_columns_in_relation(relation) -%}
+            {%- if column.name in columns -%}
+                cast(null as string) as {{ column.name }}
+            {%- else -%}
+                {{ column.name }}
+            {%- endif -%}
+            {{ ', ' if not loop.last }}
+        {%- endfor -%}
+    {%- endif -%}
 {%- endmacro %}

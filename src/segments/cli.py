@@ -62,6 +62,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "segments.diff",
         "build the segments of the working tree and of a git ref on the same data and report what moved",
     ),
+    "dbt": (
+        "segments.spark_python",
+        "run dbt (same arguments); on the spark target Python models run in the Spark session",
+    ),
     "online-retail": (
         "segments.online_retail",
         "convert the UCI Online Retail data set into a raw folder",

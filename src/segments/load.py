@@ -100,14 +100,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    database = resolve_database(args.database)
+    from segments.spark_load import is_spark_target, load_folder_spark, spark_dir
+
+    spark = is_spark_target()
+    destination = f"Spark at {spark_dir()}" if spark else str(resolve_database(args.database))
     try:
-        delivery_id, row_counts = load_folder(args.folder, database, append=args.append)
+        if spark:
+            delivery_id, row_counts = load_folder_spark(args.folder, append=args.append)
+        else:
+            delivery_id, row_counts = load_folder(args.folder, resolve_database(args.database), append=args.append)
     except (duckdb.Error, OSError) as error:
         raise CommandError(f"loading {args.folder} failed: {first_line(error)}") from error
     for table_name, rows in row_counts.items():
         print(f"{RAW_SCHEMA}.{table_name}: {rows:,} rows{' added' if args.append else ''}")
-    print(f"{'appended' if args.append else 'loaded'} {args.folder} into {database} as delivery {delivery_id[:16]}")
+    print(f"{'appended' if args.append else 'loaded'} {args.folder} into {destination} as delivery {delivery_id[:16]}")
     return 0
 
 

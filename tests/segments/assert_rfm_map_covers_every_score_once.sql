@@ -97,7 +97,7 @@ failures as (
         r_score,
         f_score,
         m_score,
-        cast(segments as varchar) as detail
+        cast(segments as string) as detail
     from combination_matches
     where segments != 1
     union all

@@ -19,7 +19,7 @@ family_sizes as (
         segment_name,
         customers
     from segment_sizes
-    where segment_family in {{ sql_value_list('transition_families') }} and customers > 0
+    where {{ in_var_list('segment_family', 'transition_families') }} and customers > 0
 ),
 
 transition_totals as (

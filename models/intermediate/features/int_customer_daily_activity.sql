@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=row_replacing_materialization(),
         incremental_strategy='delete+insert',
         unique_key=['customer_key', 'activity_date'],
         pre_hook="

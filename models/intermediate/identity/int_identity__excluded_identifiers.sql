@@ -14,7 +14,7 @@ account_links as (
 ),
 
 blocklist as (
-    select * from {{ ref('identity_blocklist') }}
+    {{ normalised_blocklist(ref('identity_blocklist')) }}
 ),
 
 distinct_identifiers as (

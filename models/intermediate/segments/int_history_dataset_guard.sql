@@ -31,7 +31,7 @@ history as (
     {%- else -%}
         select
             cast(null as date) as as_of_date,
-            cast(null as varchar) as customer_key,
+            cast(null as string) as customer_key,
             cast(null as decimal(18, 2)) as monetary
         where false
     {%- endif %}
@@ -97,7 +97,7 @@ final as (
                     ~ var('history_min_customer_overlap') ~ "); build a fresh warehouse (a new"
                     ~ " SEGMENTS_DUCKDB_PATH) or run dbt build --full-refresh to reset the history'"
                 ) }}
-        end as varchar) as refusal
+        end as string) as refusal
     from customer_overlaps
 )
 

@@ -59,7 +59,7 @@ scores as (
 named_scores as (
     select
         scores.*,
-        (scores.f_score + scores.m_score) / 2.0 as fm_score,
+        cast(scores.f_score + scores.m_score as double) / 2 as fm_score,
         segment_map.rfm_segment
     from scores
     inner join segment_map

@@ -15,8 +15,8 @@ from typing import Any
 
 COLUMN_TYPES = [
     ("as_of_date", "date"),
-    ("segment_family", "varchar"),
-    ("segment_name", "varchar"),
+    ("segment_family", "string"),
+    ("segment_name", "string"),
     ("period_number", "integer"),
     ("period_start_date", "date"),
     ("period_end_date", "date"),
@@ -80,9 +80,11 @@ def model(dbt: Any, session: Any) -> Any:
     import pandas as pd
     from scipy.stats import norm
 
+    from segments.model_inputs import model_result, ref_frame
+
     confidence = float(dbt.config.get("confidence_level"))
     z = float(norm.ppf(1 - (1 - confidence) / 2))
-    outcomes = dbt.ref("int_activation__lift_outcomes").df()
+    outcomes = ref_frame(session, dbt.ref("int_activation__lift_outcomes"))
     columns = [name for name, _ in COLUMN_TYPES[:10]]
     rows = [
         {
@@ -95,6 +97,4 @@ def model(dbt: Any, session: Any) -> Any:
     frame = pd.DataFrame(rows, columns=[name for name, _ in COLUMN_TYPES[:-1]])
     frame["revenue_lift_per_customer"] = frame["exported_revenue_per_customer"] - frame["holdout_revenue_per_customer"]
     # typed explicitly, so an empty result (no complete period yet) keeps its column types
-    return session.from_df(frame).project(
-        ", ".join(f"cast({name} as {sql_type}) as {name}" for name, sql_type in COLUMN_TYPES)
-    )
+    return model_result(session, frame, COLUMN_TYPES)

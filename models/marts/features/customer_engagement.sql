@@ -121,11 +121,11 @@ abandoned_sessions as (
     where
         web_sessions.started_at < {{ as_of_end() }}
         and web_sessions.last_add_to_cart_at
-        + to_hours({{ var('cart_abandonment_hours') }}) <= {{ as_of_end() }}
+        + {{ hours_interval(var('cart_abandonment_hours')) }} <= {{ as_of_end() }}
         and (
             web_sessions.next_purchase_at is null
             or web_sessions.next_purchase_at > web_sessions.last_add_to_cart_at
-            + to_hours({{ var('cart_abandonment_hours') }})
+            + {{ hours_interval(var('cart_abandonment_hours')) }}
         )
 ),
 

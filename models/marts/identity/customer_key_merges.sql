@@ -1,14 +1,10 @@
 {{
     config(
-        materialized='incremental',
+        materialized=row_replacing_materialization(),
         incremental_strategy=replace_rows_strategy(),
         unique_key=['merged_customer_key', 'surviving_customer_key', 'delivery_id'],
         on_schema_change='fail',
-        post_hook="
-            delete from {{ this }}
-            where merged_customer_key in (select customer_key from {{ ref('int_identity__erased_customer_keys') }})
-                or surviving_customer_key in (select customer_key from {{ ref('int_identity__erased_customer_keys') }})
-        ",
+        post_hook="{{ delete_erased_customers(['merged_customer_key', 'surviving_customer_key']) }}",
     )
 }}
 -- depends_on: {{ ref('int_identity__erased_customer_keys') }}
@@ -53,9 +49,9 @@ previous_keys as (
         from {{ previous_identifiers }}
     {%- else -%}
         select
-            cast(null as varchar) as identifier_type,
-            cast(null as varchar) as identifier_value,
-            cast(null as varchar) as customer_key
+            cast(null as string) as identifier_type,
+            cast(null as string) as identifier_value,
+            cast(null as string) as customer_key
         where false
     {%- endif %}
 ),

@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=history_strategy(),
+        partition_by=history_partition_by(),
         unique_key='as_of_date',
         on_schema_change='fail',
         post_hook="{{ delete_erased_customers() }}",
@@ -59,7 +60,7 @@ customer_predictions as (
             when scores.churn_probability >= {{ var('churn_medium_threshold') }} then 'medium'
             else 'low'
         end as churn_risk,
-        coalesce(cast(scores.cluster_name as varchar), 'not_scored') as cluster_name
+        coalesce(cast(scores.cluster_name as string), 'not_scored') as cluster_name
     from customer_rfm
     left join scores
         on customer_rfm.customer_key = scores.customer_key

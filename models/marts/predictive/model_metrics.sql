@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=history_strategy(),
+        partition_by=history_partition_by(),
         unique_key='as_of_date',
         on_schema_change='fail',
     )
@@ -21,14 +22,14 @@ fits as (
 model_metrics as (
     select
         cast(as_of_date as date) as as_of_date,
-        cast(model_name as varchar) as model_name,
-        cast(statistic_kind as varchar) as statistic_kind,
-        cast(statistic_name as varchar) as statistic_name,
-        cast(segment_name as varchar) as segment_name,
+        cast(model_name as string) as model_name,
+        cast(statistic_kind as string) as statistic_kind,
+        cast(statistic_name as string) as statistic_name,
+        cast(segment_name as string) as segment_name,
         cast(threshold as double) as threshold,
         cast(value as double) as value,  -- noqa: RF04
         cast(standard_error as double) as standard_error,
-        cast(reason as varchar) as reason
+        cast(reason as string) as reason
     from fits
 )
 

@@ -72,11 +72,7 @@ compared_sizes as (
             and segment_sizes.as_of_date = unscored_family_dates.as_of_date
     where
         unscored_family_dates.as_of_date is null
-        and segment_sizes.segment_family in (
-            {%- for family in partition_families + overlapping_families %}
-                '{{ family }}'{{ ',' if not loop.last }}
-            {%- endfor %}
-        )
+        and {{ in_values('segment_sizes.segment_family', partition_families + overlapping_families) }}
 ),
 
 date_populations as (
@@ -174,10 +170,7 @@ segment_histories as (
         *,
         lag(as_of_date) over segment_dates as previous_as_of_date,
         lag(share) over segment_dates as previous_share,
-        avg(share) over (
-            segment_dates
-            rows between {{ var('drift_baseline_dates') }} preceding and 1 preceding
-        ) as baseline_share,
+        avg(share) over baseline_dates as baseline_share,
         first_value(share) over segment_dates as reference_share,
         count(*) over earlier_dates as history_dates,
         avg(customers) over earlier_dates as history_mean_customers,
@@ -186,6 +179,10 @@ segment_histories as (
     window
         segment_dates as (
             partition by segment_family, segment_name, epoch_started_on order by as_of_date
+        ),
+        baseline_dates as (
+            partition by segment_family, segment_name, epoch_started_on order by as_of_date
+            rows between {{ var('drift_baseline_dates') }} preceding and 1 preceding
         ),
         earlier_dates as (
             partition by segment_family, segment_name, epoch_started_on order by as_of_date
@@ -196,11 +193,7 @@ segment_histories as (
 segment_terms as (
     select
         *,
-        segment_family in (
-            {%- for family in partition_families %}
-                '{{ family }}'{{ ',' if not loop.last }}
-            {%- endfor %}
-        ) as is_partition_family,
+        {{ in_values('segment_family', partition_families) }} as is_partition_family,
         (share - previous_share) * 100 as share_change_points,
         (share - baseline_share) * 100 as baseline_change_points,
         (share - reference_share) * 100 as reference_change_points,
@@ -308,7 +301,7 @@ segment_statuses as (
                     greatest(psi, baseline_psi) > {{ var('drift_psi_fail') }}
                     or reference_psi > {{ var('drift_reference_psi_fail') }}
                 )
-                and segment_family not in {{ sql_value_list('drift_warn_only_families') }}
+                and {{ in_var_list('segment_family', 'drift_warn_only_families', negate=true) }}
                 then 'fail'
             when
                 greatest(psi, baseline_psi) > {{ var('drift_psi_fail') }}

@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=history_strategy(),
+        partition_by=history_partition_by(),
         unique_key='as_of_date',
         on_schema_change='fail',
         post_hook="{{ delete_erased_customers() }}",
@@ -128,7 +129,7 @@ customer_segments as (
 
         -- Win-back: valuable but slipping RFM segment, and still browsing products.
         coalesce(
-            rfm_scores.rfm_segment in {{ sql_value_list('win_back_rfm_segments') }}
+            {{ in_var_list('rfm_scores.rfm_segment', 'win_back_rfm_segments') }}
             and customer_engagement.product_views_{{
                 var('win_back_product_view_window_days') }}d > 0,
             false

@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=history_strategy(),
+        partition_by=history_partition_by(),
         unique_key='as_of_date',
         on_schema_change='fail',
     )

@@ -27,7 +27,7 @@ family_memberships as (
         customer_key,
         segment_name
     from segment_memberships
-    where segment_family in {{ sql_value_list('transition_families') }}
+    where {{ in_var_list('segment_family', 'transition_families') }}
 ),
 
 history_dates as (

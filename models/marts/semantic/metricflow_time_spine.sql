@@ -28,8 +28,7 @@ date_range as (
 days as (
     select cast(spine.day_start as date) as date_day
     from date_range
-    cross join
-        {{ day_series('date_range.first_date', 'date_range.last_date') }} as spine (day_start)
+    {{ join_day_series('date_range.first_date', 'date_range.last_date', 'spine', 'day_start') }}
 )
 
 select * from days

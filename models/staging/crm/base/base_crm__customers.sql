@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=row_replacing_materialization(),
         incremental_strategy=replace_rows_strategy(),
         unique_key='raw_row_id',
         on_schema_change='fail',
@@ -67,7 +67,7 @@ validated as (
 
 flagged as (
     select
-        * exclude (is_in_future),
+        {{ star_except(['is_in_future']) }},
         {{ is_superseded(['customer_id'], 'updated_at desc nulls last, raw_row_id desc') }}
             as is_duplicate
     from validated

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=row_replacing_materialization(),
         incremental_strategy=replace_rows_strategy(),
         unique_key='raw_row_id',
         on_schema_change='fail',
@@ -17,7 +17,7 @@
 with
 
 blocklist as (
-    select * from {{ ref('identity_blocklist') }}
+    {{ normalised_blocklist(ref('identity_blocklist')) }}
 ),
 
 {{ delivery_scope_ctes(

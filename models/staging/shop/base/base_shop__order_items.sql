@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=row_replacing_materialization(),
         incremental_strategy=replace_rows_strategy(),
         unique_key='raw_row_id',
         on_schema_change='fail',

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=row_replacing_materialization(),
         incremental_strategy=replace_rows_strategy(),
         unique_key='raw_row_id',
         on_schema_change='fail',
@@ -56,9 +56,9 @@ validated as (
             when normalised.ordered_at is null then 'missing_timestamp'
             when normalised.is_in_future then 'future_timestamp'
             when normalised.order_status is null
-                or normalised.order_status not in {{ sql_value_list('order_statuses') }}
+                or {{ in_var_list('normalised.order_status', 'order_statuses', negate=true) }}
                 then 'unknown_status'
-            when normalised.channel not in {{ sql_value_list('order_channels') }}
+            when {{ in_var_list('normalised.channel', 'order_channels', negate=true) }}
                 then 'unknown_channel'
             when normalised.order_total is null then 'missing_amount'
             when normalised.order_total < 0 then 'negative_amount'
@@ -68,7 +68,7 @@ validated as (
 
 ranked as (
     select
-        * exclude (is_in_future),
+        {{ star_except(['is_in_future']) }},
         {{ is_superseded(['order_id'], 'raw_row_id desc') }} as is_duplicate
     from validated
 ),

@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=row_replacing_materialization(),
         incremental_strategy=replace_rows_strategy(),
         unique_key='raw_row_id',
         on_schema_change='fail',
@@ -53,7 +53,7 @@ validated as (
             when normalised.occurred_at is null then 'missing_timestamp'
             when normalised.is_in_future then 'future_timestamp'
             when normalised.event_type is null
-                or normalised.event_type not in {{ sql_value_list('web_event_types') }}
+                or {{ in_var_list('normalised.event_type', 'web_event_types', negate=true) }}
                 then 'unknown_event_type'
         end as rejection_reason
     from normalised
@@ -61,7 +61,7 @@ validated as (
 
 ranked as (
     select
-        * exclude (is_in_future),
+        {{ star_except(['is_in_future']) }},
         {{ is_superseded(['event_id'], 'raw_row_id') }} as is_duplicate
     from validated
 ),
