@@ -19,8 +19,9 @@
 {#-
     The materialization of those models. Spark's Parquet tables (no Delta Lake here) have
     no row-level delete or merge, so on Spark they are rebuilt whole each run ('table': the
-    same rows as a first incremental build). On Delta (Databricks), return 'incremental'
-    and file_format delta: replace_rows_strategy is then merge on the same unique_key.
+    same rows as a first incremental build). With var spark_file_format delta, iceberg or
+    hudi (Databricks), they are incremental there too: replace_rows_strategy is then merge
+    on the same unique_key, and the delete hooks run as they do on DuckDB.
 -#}
 {% macro row_replacing_materialization() -%}
     {{ return(adapter.dispatch('row_replacing_materialization', 'segments_warehouse')()) }}
@@ -31,7 +32,7 @@
 {%- endmacro %}
 
 {% macro spark__row_replacing_materialization() -%}
-    {{ return('table') }}
+    {{ return('incremental' if var('spark_file_format', 'parquet') in ('delta', 'iceberg', 'hudi') else 'table') }}
 {%- endmacro %}
 
 {#-

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,16 @@ def batch_sql(meta: dict[str, Any], columns: list[str]) -> str:
     return f"select {selected} from {meta['table']}"
 
 
+def guard_pyspark_connect_import() -> None:
+    """Great Expectations imports pyspark.sql.connect when pyspark is installed (the spark
+    target needs it), and that module exits the process (sys.exit(0), "Skipping doctests")
+    when the main module has neither __spec__ nor __file__, as in an embedded interpreter or a
+    pytest-xdist worker. Give such a main module a __file__ so the import goes on."""
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__"):
+        main.__file__ = "<segments>"
+
+
 def run_checks(
     database: Path,
     suites: list[dict[str, Any]],
@@ -101,6 +112,7 @@ def run_checks(
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     # imported here: slow, and only this command needs them
+    guard_pyspark_connect_import()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
