@@ -142,6 +142,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 # hands out work in this order: the long tests start first and the short
 # ones fill in at the end, instead of one long module last.
 HEAVIEST_MODULES = (
+    "test_spark.py",  # one module fixture builds the sample on Spark (about 5 minutes): start it first
     "test_quality.py",
     "test_daily.py",  # one module fixture replays the whole feed twice: start it early
     "test_identity.py",  # second: it builds its own warehouses while the first builds the sample
@@ -173,6 +174,7 @@ def shares_a_fixture(item: pytest.Item) -> bool:
 # does not work with pytest 9: it renames test ids, which pytest 9 no longer allows.)
 MODULES_SHARING_FIXTURES = {
     "test_bi.py",
+    "test_spark.py",
     "test_daily.py",
     "test_export.py",
     "test_generate.py",

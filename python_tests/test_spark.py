@@ -28,6 +28,10 @@ COMPARED_SCHEMAS = ("marts", "restricted")
 EXPORTED_SCHEMAS = (*COMPARED_SCHEMAS, "audit", "published")
 # scratch space of a model (connected_components, reachable_identifiers) never outlives its build
 SCRATCH_SUFFIXES = ("__labels", "__next_labels", "__reached", "__next_reached", "__kept")
+# what differs between any two builds, whatever the engine: the time a build recorded a row,
+# and the warehouse's own secret (both builds salt keys with SEGMENTS_CUSTOMER_KEY_SALT)
+BUILD_TIME_COLUMNS = ("recorded_at",)
+PER_WAREHOUSE_TABLES = ("customer_key_secret",)
 
 
 def spark_environment(folder: Path, salt: str) -> dict[str, str]:
@@ -82,7 +86,15 @@ def duckdb_tables(database: Path, schema: str) -> dict[str, pa.Table]:
                 [schema],
             ).fetchall()
         ]
-        return {name: connection.execute(f"select * from {schema}.{name}").to_arrow_table() for name in names}
+        return {name: connection.sql(f"select * from {schema}.{name}").to_arrow_table() for name in names}
+
+
+def without_build_times(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    return {
+        name: table.drop_columns([column for column in BUILD_TIME_COLUMNS if column in table.column_names])
+        for name, table in tables.items()
+        if name not in PER_WAREHOUSE_TABLES
+    }
 
 
 def spark_tables(export: Path, schema: str) -> dict[str, pa.Table]:

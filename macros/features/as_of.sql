@@ -46,3 +46,17 @@
         sequence(cast({{ start_date }} as date), cast({{ end_date }} as date), interval 1 day)
     ) {{ alias }} as {{ column }}
 {%- endmacro %}
+
+{#- Whole seconds from one timestamp to another (second boundaries crossed), a bigint.
+    Dispatched: DuckDB's date_diff; Spark subtracts the epoch seconds (truncated the same). -#}
+{% macro seconds_between(start_timestamp, end_timestamp) -%}
+    {{ return(adapter.dispatch('seconds_between', 'segments_warehouse')(start_timestamp, end_timestamp)) }}
+{%- endmacro %}
+
+{% macro default__seconds_between(start_timestamp, end_timestamp) -%}
+    date_diff('second', {{ start_timestamp }}, {{ end_timestamp }})
+{%- endmacro %}
+
+{% macro spark__seconds_between(start_timestamp, end_timestamp) -%}
+    cast(unix_timestamp({{ end_timestamp }}) - unix_timestamp({{ start_timestamp }}) as bigint)
+{%- endmacro %}

@@ -163,18 +163,27 @@
 -#}
 {% macro normalize_phone(column) -%}
     nullif(
-        regexp_replace(
-            translate(
-                upper({{ nfkc_normalize(column) }}),
-                'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
-                '22233344455566677778889999'
-            ),
+        {{ remove_matches(
+            "translate(upper(" ~ nfkc_normalize(column) ~ "), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', '22233344455566677778889999')",
             '[^0-9]',
-            '',
-            'g'
-        ),
+        ) }},
         ''
     )
+{%- endmacro %}
+
+{#- Every match of a regular expression (a pattern without backslashes) removed from a
+    text. Dispatched: DuckDB replaces every match only with the 'g' option; Spark's fourth
+    argument is a position, and it always replaces every match. -#}
+{% macro remove_matches(expression, pattern) -%}
+    {{ return(adapter.dispatch('remove_matches', 'segments_warehouse')(expression, pattern)) }}
+{%- endmacro %}
+
+{% macro default__remove_matches(expression, pattern) -%}
+    regexp_replace({{ expression }}, '{{ pattern }}', '', 'g')
+{%- endmacro %}
+
+{% macro spark__remove_matches(expression, pattern) -%}
+    regexp_replace({{ expression }}, '{{ pattern }}', '')
 {%- endmacro %}
 
 {#-

@@ -143,7 +143,7 @@ web_sessions as (
         sessions.session_id,
         sessions.started_at,
         sessions.ended_at,
-        cast({{ dbt.datediff('sessions.started_at', 'sessions.ended_at', 'second') }} as bigint) as duration_seconds,
+        {{ seconds_between('sessions.started_at', 'sessions.ended_at') }} as duration_seconds,
         sessions.events,
         sessions.last_add_to_cart_at,
         next_purchase_after_cart.next_purchase_at

@@ -72,7 +72,10 @@ compared_sizes as (
             and segment_sizes.as_of_date = unscored_family_dates.as_of_date
     where
         unscored_family_dates.as_of_date is null
-        and {{ in_values('segment_sizes.segment_family', partition_families + overlapping_families) }}
+        and {{ in_values(
+            'segment_sizes.segment_family',
+            partition_families + overlapping_families,
+        ) }}
 ),
 
 date_populations as (

@@ -9,7 +9,10 @@ with
 
 {% for table in tables -%}
     raw_{{ table.table }} as (
-        select {{ select_star_redacted(source(table.source, table.table), table.get('redacted_columns', [])) }}
+        select {{ select_star_redacted(
+            source(table.source, table.table),
+            table.get('redacted_columns', []),
+        ) }}
         from {{ source(table.source, table.table) }}
     ),
 
