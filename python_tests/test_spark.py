@@ -149,3 +149,20 @@ def test_bi_reads_published_views_of_the_passed_build(spark_sample: Path, sample
         problem for name, view in views.items() for problem in table_differences(f"published.{name}", marts[name], view)
     ]
     assert not problems, "\n".join(problems)
+
+
+def test_the_loader_opens_spark_as_the_dbt_profile_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """segments load's SparkSession options (spark_load.session_config) are the spark target's
+    server_side_parameters in profiles/profiles.yml, rendered with the same environment."""
+    import jinja2
+    import yaml
+
+    from segments.spark_load import session_config
+
+    monkeypatch.setenv("SEGMENTS_SPARK_DIR", str(tmp_path / "spark"))
+    monkeypatch.setenv("SEGMENTS_SPARK_DRIVER_MEMORY", "3g")
+    monkeypatch.setenv("SEGMENTS_SPARK_SHUFFLE_PARTITIONS", "5")
+    source = (PROJECT_ROOT / "profiles" / "profiles.yml").read_text()
+    rendered = jinja2.Template(source).render(env_var=lambda name, default="": os.environ.get(name, default))
+    profile = yaml.safe_load(rendered)["segments_warehouse"]["outputs"]["spark"]
+    assert {key: str(value) for key, value in profile["server_side_parameters"].items()} == session_config()

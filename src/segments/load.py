@@ -103,12 +103,13 @@ def run(args: argparse.Namespace) -> int:
     from segments.spark_load import is_spark_target, load_folder_spark, spark_dir
 
     spark = is_spark_target()
-    destination = f"Spark at {spark_dir()}" if spark else str(resolve_database(args.database))
+    database = resolve_database(args.database)
+    destination = f"Spark at {spark_dir()}" if spark else str(database)
     try:
         if spark:
             delivery_id, row_counts = load_folder_spark(args.folder, append=args.append)
         else:
-            delivery_id, row_counts = load_folder(args.folder, resolve_database(args.database), append=args.append)
+            delivery_id, row_counts = load_folder(args.folder, database, append=args.append)
     except (duckdb.Error, OSError) as error:
         raise CommandError(f"loading {args.folder} failed: {first_line(error)}") from error
     for table_name, rows in row_counts.items():
