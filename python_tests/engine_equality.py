@@ -30,11 +30,14 @@ def sort_key(value: Any) -> tuple[int, str]:
     return (0, "") if value is None or (isinstance(value, float) and math.isnan(value)) else (1, repr(value))
 
 
-def sorted_rows(table: pa.Table, keys: list[str]) -> pd.DataFrame:
+def sorted_rows(table: pa.Table, keys: list[str]) -> dict[str, list[Any]]:
+    """The table's columns as Python lists (nulls and NaNs as None), rows sorted by keys."""
     frame = table.to_pandas(types_mapper=None, date_as_object=True)
     frame = frame.astype(object).where(frame.notna(), None)
-    order = sorted(range(len(frame)), key=lambda row: tuple(sort_key(frame[key].iat[row]) for key in keys))
-    return frame.iloc[order].reset_index(drop=True)
+    columns = {column: frame[column].tolist() for column in frame.columns}
+    row_keys = list(zip(*(map(sort_key, columns[key]) for key in keys), strict=True)) if keys else []
+    order = sorted(range(len(frame)), key=row_keys.__getitem__) if keys else list(range(len(frame)))
+    return {column: [values[row] for row in order] for column, values in columns.items()}
 
 
 def values_equal(left: Any, right: Any, floating: bool) -> bool:
@@ -65,16 +68,17 @@ def table_differences(name: str, expected: pa.Table, actual: pa.Table) -> list[s
     left, right = sorted_rows(expected, keys), sorted_rows(actual.select(columns), keys)
     problems = []
     for column in columns:
+        floating = column in floats
         different = [
             row
-            for row in range(len(left))
-            if not values_equal(left[column].iat[row], right[column].iat[row], column in floats)
+            for row, (mine, theirs) in enumerate(zip(left[column], right[column], strict=True))
+            if not values_equal(mine, theirs, floating)
         ]
         if different:
             label = "customer_key" if "customer_key" in columns else keys[0] if keys else column
             shown = "; ".join(
-                f"{label}={left[label].iat[row]}: {left[column].iat[row]!r} against {right[column].iat[row]!r}"
+                f"{label}={left[label][row]}: {left[column][row]!r} against {right[column][row]!r}"
                 for row in different[:SHOWN_ROWS]
             )
-            problems.append(f"{name}.{column}: {len(different)} of {len(left)} rows differ, first: {shown}")
+            problems.append(f"{name}.{column}: {len(different)} of {expected.num_rows} rows differ, first: {shown}")
     return problems

@@ -1,12 +1,15 @@
-"""The same project on Apache Spark (issue 13): the sample loaded, built and tested on local
-Spark (the spark target, dbt-spark's session method) passes every test and equals DuckDB.
+"""The same project on Apache Spark (issue 13): the bundled sample and a generated set of
+20,000 customers, each loaded, built and tested on local Spark (the spark target, dbt-spark's
+session method), pass every test and equal DuckDB.
 
-One module fixture loads the bundled sample into a fresh Spark warehouse with
-``SEGMENTS_TARGET=spark segments load`` and builds it with ``segments dbt build``, with the
-DuckDB sample warehouse's customer key secret as SEGMENTS_CUSTOMER_KEY_SALT (the same keys on
-both engines). Every table of marts and restricted is then compared with the session's
-DuckDB sample build (engine_equality: exact counts and dates, money to the cent, floats to a
-relative 1e-9), and the build audit and the published views are checked.
+One module fixture runs, for each data set at the same time, ``SEGMENTS_TARGET=spark segments
+load`` into a fresh Spark warehouse, ``segments dbt build`` and an export of the tables as
+Parquet. The keys are salted alike on both engines: the sample's Spark build with the DuckDB
+sample warehouse's secret as SEGMENTS_CUSTOMER_KEY_SALT, the generated set on both engines
+with GENERATED_SALT. Every table of marts and restricted is then compared with the DuckDB
+build of the same data (engine_equality: exact counts, keys and dates, money to the cent,
+floats to a relative 1e-9; a difference names the table, the column and the first rows), and
+the build audit and the published views are checked.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dbt_runner import BIN, PROJECT_ROOT, SAMPLE_RAW, key_salt
+from dbt_runner import BIN, PROJECT_ROOT, SAMPLE_RAW, build_warehouse, environment_of, key_salt, run_segments
 from engine_equality import table_differences
 
 COMPARED_SCHEMAS = ("marts", "restricted")
@@ -32,6 +35,14 @@ SCRATCH_SUFFIXES = ("__labels", "__next_labels", "__reached", "__next_reached", 
 # and the warehouse's own secret (both builds salt keys with SEGMENTS_CUSTOMER_KEY_SALT)
 BUILD_TIME_COLUMNS = ("recorded_at",)
 PER_WAREHOUSE_TABLES = ("customer_key_secret",)
+
+
+# The data sets built on both engines: the bundled sample, and a generated set of about 20,000
+# customers (segments generate, seed GENERATED_SEED) whose keys are salted with GENERATED_SALT
+DATA_SETS = ("sample", "20k")
+GENERATED_CUSTOMERS = 20_000
+GENERATED_SEED = 7
+GENERATED_SALT = "spark-equality-20k"
 
 
 def spark_environment(folder: Path, salt: str) -> dict[str, str]:
@@ -51,30 +62,76 @@ def spark_environment(folder: Path, salt: str) -> dict[str, str]:
     return environment
 
 
-def run(command: list[str], environment: dict[str, str], log: Path) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(command, cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, check=False)
-    log.write_text(result.stdout + "\n" + result.stderr)
-    return result
+# One shell pipeline per data set: load into a fresh Spark warehouse, build every model and
+# test, export the tables as Parquet. The data sets' pipelines run at the same time (each has
+# its own warehouse and metastore), while the DuckDB twin of the generated set builds here.
+SPARK_PIPELINE = (
+    'set -o pipefail; "$SEGMENTS" load --from "$RAW" > "$OUT/load.log" 2>&1'
+    ' && "$SEGMENTS" dbt build > "$OUT/build.log" 2>&1'
+    ' && "$PYTHON" "$EXPORTER" "$OUT/export" {schemas} > "$OUT/export.log" 2>&1'
+)
+
+
+def start_spark_pipeline(raw: Path, folder: Path, salt: str) -> subprocess.Popen[bytes]:
+    environment = spark_environment(folder, salt)
+    environment.update(
+        {
+            "SEGMENTS": str(BIN / "segments"),
+            "RAW": str(raw),
+            "OUT": str(folder),
+            "PYTHON": sys.executable,
+            "EXPORTER": str(Path(__file__).with_name("spark_export.py")),
+        }
+    )
+    script = SPARK_PIPELINE.format(schemas=" ".join(EXPORTED_SCHEMAS))
+    return subprocess.Popen(["bash", "-c", script], cwd=PROJECT_ROOT, env=environment)
+
+
+def finished_spark_pipeline(process: subprocess.Popen[bytes], folder: Path) -> Path:
+    """The export folder of a pipeline that passed; else the failure with its log's tail."""
+    returncode = process.wait()
+    logs = [folder / name for name in ("load.log", "build.log", "export.log") if (folder / name).exists()]
+    tail = logs[-1].read_text()[-6000:] if logs else ""
+    assert returncode == 0, f"the Spark pipeline in {folder} failed at {logs[-1].name if logs else 'start'}:\n{tail}"
+    summary = [line for line in (folder / "build.log").read_text().splitlines() if "Done. PASS=" in line]
+    assert summary and " ERROR=0 " in summary[-1], summary
+    return folder / "export"
 
 
 @pytest.fixture(scope="module")
-def spark_sample(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample built on Spark; its tables exported as Parquet under the returned folder."""
-    folder = tmp_path_factory.mktemp("spark_sample")
-    environment = spark_environment(folder, key_salt(sample_warehouse))
-    loaded = run([str(BIN / "segments"), "load", "--from", str(SAMPLE_RAW)], environment, folder / "load.log")
-    assert loaded.returncode == 0, loaded.stderr[-3000:]
-    built = run([str(BIN / "segments"), "dbt", "build"], environment, folder / "build.log")
-    summary = [line for line in built.stdout.splitlines() if "Done. PASS=" in line]
-    assert built.returncode == 0, f"the Spark build failed:\n{built.stdout[-6000:]}"
-    assert summary and " ERROR=0 " in summary[-1], summary
-    exported = run(
-        [sys.executable, str(Path(__file__).with_name("spark_export.py")), str(folder / "export"), *EXPORTED_SCHEMAS],
-        environment,
-        folder / "export.log",
+def engines(sample_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """Each data set built on both engines: its Spark export folder and its DuckDB file."""
+    root = tmp_path_factory.mktemp("spark_equality")
+    generated_raw = root / "generated_raw"
+    generated = run_segments(
+        [
+            "generate",
+            "--customers",
+            str(GENERATED_CUSTOMERS),
+            "--seed",
+            str(GENERATED_SEED),
+            "--out",
+            str(generated_raw),
+        ]
     )
-    assert exported.returncode == 0, exported.stderr[-3000:]
-    return folder / "export"
+    assert generated.returncode == 0, generated.stderr
+    (root / "20k").mkdir()
+    (root / "sample").mkdir()
+    pipelines = {
+        "20k": start_spark_pipeline(generated_raw, root / "20k", GENERATED_SALT),
+        "sample": start_spark_pipeline(SAMPLE_RAW, root / "sample", key_salt(sample_warehouse)),
+    }
+    try:
+        with environment_of({"SEGMENTS_CUSTOMER_KEY_SALT": GENERATED_SALT}):
+            generated_warehouse = build_warehouse(generated_raw, root / "20k_duckdb", unit_tests=True)
+    except BaseException:
+        for process in pipelines.values():
+            process.kill()
+        raise
+    return {
+        "sample": (finished_spark_pipeline(pipelines["sample"], root / "sample"), sample_warehouse),
+        "20k": (finished_spark_pipeline(pipelines["20k"], root / "20k"), generated_warehouse),
+    }
 
 
 def duckdb_tables(database: Path, schema: str) -> dict[str, pa.Table]:
@@ -105,46 +162,54 @@ def spark_tables(export: Path, schema: str) -> dict[str, pa.Table]:
 
 
 @pytest.mark.parametrize("schema", COMPARED_SCHEMAS)
-def test_every_table_equals_the_duckdb_build(spark_sample: Path, sample_warehouse: Path, schema: str) -> None:
-    """Every table of the schema, on Spark and on DuckDB: the same tables, rows and values."""
-    expected = duckdb_tables(sample_warehouse, schema)
-    actual = {
-        name: table for name, table in spark_tables(spark_sample, schema).items() if not name.endswith(SCRATCH_SUFFIXES)
-    }
+@pytest.mark.parametrize("data_set", DATA_SETS)
+def test_every_table_equals_the_duckdb_build(engines: dict[str, tuple[Path, Path]], data_set: str, schema: str) -> None:
+    """Every table of the schema, on Spark and on DuckDB: the same tables, rows and values
+    (all but the build times and the warehouse's own secret)."""
+    export, database = engines[data_set]
+    expected = without_build_times(duckdb_tables(database, schema))
+    actual = without_build_times(
+        {name: table for name, table in spark_tables(export, schema).items() if not name.endswith(SCRATCH_SUFFIXES)}
+    )
     assert sorted(actual) == sorted(expected), "the two engines built different tables"
     assert any(table.num_rows for table in expected.values()), f"{schema} is empty: nothing was compared"
     problems = [
         problem
         for name in sorted(expected)
-        for problem in table_differences(f"{schema}.{name}", expected[name], actual[name])
+        for problem in table_differences(f"{data_set}: {schema}.{name}", expected[name], actual[name])
     ]
     assert not problems, "\n".join(problems)
 
 
-def test_no_scratch_table_outlives_the_build(spark_sample: Path) -> None:
-    leftovers = [path.name for path in spark_sample.glob("*.parquet") if path.stem.endswith(SCRATCH_SUFFIXES)]
+@pytest.mark.parametrize("data_set", DATA_SETS)
+def test_no_scratch_table_outlives_the_build(engines: dict[str, tuple[Path, Path]], data_set: str) -> None:
+    export, _ = engines[data_set]
+    leftovers = [path.name for path in export.glob("*.parquet") if path.stem.endswith(SCRATCH_SUFFIXES)]
     assert not leftovers
 
 
-def test_the_build_audit_records_a_passed_build(spark_sample: Path) -> None:
-    builds = pq.read_table(spark_sample / "audit.dbt_builds.parquet").to_pylist()
+@pytest.mark.parametrize("data_set", DATA_SETS)
+def test_the_build_audit_records_a_passed_build(engines: dict[str, tuple[Path, Path]], data_set: str) -> None:
+    export, _ = engines[data_set]
+    builds = pq.read_table(export / "audit.dbt_builds.parquet").to_pylist()
     finished = [row for row in builds if row["finished_at"] is not None]
     assert [row["status"] for row in finished] == ["passed"], builds
     assert finished[0]["raw_identity"], "the build did not record which raw data it read"
 
 
-def test_bi_reads_published_views_of_the_passed_build(spark_sample: Path, sample_warehouse: Path) -> None:
+def test_bi_reads_published_views_of_the_passed_build(engines: dict[str, tuple[Path, Path]]) -> None:
     """Every relation marked meta.publish is a view in schema published over its copy made by
     the passed build, and reads what the mart holds."""
+    export, sample_warehouse = engines["sample"]
     with duckdb.connect(str(sample_warehouse), read_only=True) as connection:
         rows = connection.execute("select distinct table_name from audit.publish_relations").fetchall()
     expected = sorted(row[0] for row in rows)
-    published = spark_tables(spark_sample, "published")
+    published = spark_tables(export, "published")
     views = {name: table for name, table in published.items() if "__build_" not in name}
     copies = sorted(name.split("__build_")[0] for name in published if "__build_" in name)
     assert sorted(views) == expected
     assert copies == expected
-    marts = spark_tables(spark_sample, "marts")
+    marts = spark_tables(export, "marts")
     problems = [
         problem for name, view in views.items() for problem in table_differences(f"published.{name}", marts[name], view)
     ]

@@ -37,6 +37,8 @@ BIN = Path(sys.executable).parent
 SAMPLE_RAW = PROJECT_ROOT / "sample_data" / "raw"
 BENCHMARKS = PROJECT_ROOT / "benchmarks"
 DEFAULT_DOCS = PROJECT_ROOT / "docs" / "benchmarks.md"
+ENGINES = ("duckdb", "spark")
+DEFAULT_DOCS_OF_ENGINE = {"duckdb": DEFAULT_DOCS, "spark": PROJECT_ROOT / "docs" / "spark.md"}
 GENERATOR_SEED = 1
 # tier name -> generated customers (None: the bundled sample, never generated)
 TIERS: dict[str, int | None] = {"sample": None, "250k": 250_000, "1m": 1_000_000, "10m": 10_000_000}
@@ -129,7 +131,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="generated tiers (cached) and the per-tier warehouses",
     )
     parser.add_argument(
-        "--docs", type=Path, default=DEFAULT_DOCS, help="markdown file whose bench section is replaced with the results"
+        "--engine",
+        choices=ENGINES,
+        default=ENGINES[0],
+        help="duckdb (default), or spark: the same tiers loaded and built on local Spark, set beside "
+        "the tiers' last DuckDB runs (no baselines, no daily step)",
+    )
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=None,
+        help="markdown file whose bench section is replaced with the results "
+        "(default docs/benchmarks.md; docs/spark.md with --engine spark)",
     )
     parser.add_argument("--no-docs", action="store_true", help="print only, write no docs")
     parser.add_argument(
@@ -852,15 +865,16 @@ def result_file(work_dir: Path, tier: str) -> Path:
     return work_dir / "runs" / tier / "result.json"
 
 
-def save_result(work_dir: Path, result: TierResult) -> None:
-    result_file(work_dir, result.tier).write_text(
+def save_result(work_dir: Path, result: TierResult, run_name: str | None = None) -> None:
+    result_file(work_dir, run_name or result.tier).write_text(
         json.dumps(result.__dict__, default=lambda value: value.__dict__, indent=1)
     )
 
 
-def load_result(work_dir: Path, tier: str) -> TierResult:
-    """A tier's last measured result, its RFM path recomputed from that build's manifest."""
-    path = result_file(work_dir, tier)
+def load_result(work_dir: Path, tier: str, run_name: str | None = None) -> TierResult:
+    """A tier's last measured result, its RFM path recomputed from that build's manifest
+    (run_name: the run's folder under <work-dir>/runs, when it is not the tier's name)."""
+    path = result_file(work_dir, run_name or tier)
     try:
         item = json.loads(path.read_text())
     except (OSError, ValueError) as error:
@@ -884,17 +898,30 @@ def load_result(work_dir: Path, tier: str) -> TierResult:
 def run(args: argparse.Namespace) -> int:
     work_dir: Path = args.work_dir.resolve()
     tiers = parse_tiers(args.tiers, args.with_10m)
-    results: list[TierResult] = []
-    for tier in tiers:
-        if args.report_only:
-            results.append(load_result(work_dir, tier))
-            continue
-        result = bench_tier(tier, work_dir, daily=not args.no_daily)
-        save_result(work_dir, result)  # an interrupted run keeps the tiers measured so far
-        results.append(result)
-    section = report(results, machine(), args.report_only)
+    if args.engine == "spark":
+        section = run_spark(tiers, work_dir, args.report_only)
+    else:
+        results: list[TierResult] = []
+        for tier in tiers:
+            if args.report_only:
+                results.append(load_result(work_dir, tier))
+                continue
+            result = bench_tier(tier, work_dir, daily=not args.no_daily)
+            save_result(work_dir, result)  # an interrupted run keeps the tiers measured so far
+            results.append(result)
+        section = report(results, machine(), args.report_only)
     print(section, end="")
     if not args.no_docs:
-        write_docs(args.docs, section)
-        progress(f"results written to {args.docs}")
+        docs = args.docs or DEFAULT_DOCS_OF_ENGINE[args.engine]
+        write_docs(docs, section)
+        progress(f"results written to {docs}")
     return 0
+
+
+def run_spark(tiers: list[str], work_dir: Path, report_only: bool) -> str:
+    from segments import bench_spark
+
+    results = [bench_spark.measured_tier(tier, work_dir, report_only) for tier in tiers]
+    info = machine()
+    info.update({name: metadata.version(name) for name in ("pyspark", "dbt-spark")})
+    return bench_spark.report(results, info, work_dir)

@@ -19,6 +19,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,14 +92,22 @@ def batch_sql(meta: dict[str, Any], columns: list[str]) -> str:
     return f"select {selected} from {meta['table']}"
 
 
-def guard_pyspark_connect_import() -> None:
+@contextmanager
+def pyspark_connect_import_guard() -> Iterator[None]:
     """Great Expectations imports pyspark.sql.connect when pyspark is installed (the spark
     target needs it), and that module exits the process (sys.exit(0), "Skipping doctests")
     when the main module has neither __spec__ nor __file__, as in an embedded interpreter or a
-    pytest-xdist worker. Give such a main module a __file__ so the import goes on."""
+    pytest-xdist worker. Give such a main module a __file__ while Great Expectations is
+    imported, and take it away afterwards: multiprocessing's spawn would run that file."""
     main = sys.modules.get("__main__")
-    if main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__"):
-        main.__file__ = "<segments>"
+    if main is None or getattr(main, "__spec__", None) is not None or hasattr(main, "__file__"):
+        yield
+        return
+    main.__file__ = "<segments>"
+    try:
+        yield
+    finally:
+        del main.__file__
 
 
 def run_checks(
@@ -112,10 +122,10 @@ def run_checks(
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     # imported here: slow, and only this command needs them
-    guard_pyspark_connect_import()
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+    with pyspark_connect_import_guard():
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     if not database.exists():
         raise CommandError(f"warehouse {database} does not exist: run dbt build first")

@@ -1,0 +1,196 @@
+"""``segments bench --engine spark``: the same tiers built on local Spark (the spark target).
+
+For each tier: reuse (or generate) the raw folder as the DuckDB bench does, time
+``SEGMENTS_TARGET=spark segments load`` into a fresh Spark warehouse under
+``<work-dir>/runs/<tier>-spark/spark`` and ONE ``segments dbt build`` (every model, unit and
+data test), and attribute the build's time to layers and models from dbt's run results. The
+baselines and the daily step read a DuckDB file, so they are DuckDB's only. The report sets
+each tier beside the DuckDB run of the same tier on this machine (``<work-dir>/runs/<tier>/``,
+from ``segments bench`` without ``--engine``) when there is one, with the ratio of the two.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from segments.bench import (
+    BIN,
+    PROJECT_ROOT,
+    TIERS,
+    Measured,
+    TierResult,
+    checked,
+    ensure_tier,
+    gib,
+    layer_seconds,
+    load_result,
+    measure,
+    node_timings,
+    progress,
+    rfm_path,
+    save_result,
+    slowest_models,
+    tier_label,
+)
+from segments.errors import CommandError
+
+ENGINE = "spark"
+# the DuckDB bench's layers, in the order the report shows them
+SHOWN_LAYERS = ("seeds", "staging", "identity", "features", "segments", "quality", "activation", "tests")
+
+
+def run_name(tier: str) -> str:
+    return f"{tier}-{ENGINE}"
+
+
+def run_dir(work_dir: Path, tier: str) -> Path:
+    return work_dir / "runs" / run_name(tier)
+
+
+def measured_tier(tier: str, work_dir: Path, report_only: bool) -> TierResult:
+    """The tier measured now (and saved), or with report_only its last saved Spark run."""
+    if report_only:
+        return load_result(work_dir, tier, run_name(tier))
+    result = bench_tier(tier, work_dir)
+    save_result(work_dir, result, run_name(tier))
+    return result
+
+
+def spark_environment(folder: Path) -> dict[str, str]:
+    """The spark target with its warehouse and metastore under folder/spark; dbt's
+    artefacts and logs under folder (the driver memory and shuffle partitions come from the
+    caller's SEGMENTS_SPARK_DRIVER_MEMORY and SEGMENTS_SPARK_SHUFFLE_PARTITIONS)."""
+    environment = dict(os.environ)
+    environment.update(
+        {
+            "SEGMENTS_TARGET": ENGINE,
+            "SEGMENTS_SPARK_DIR": str(folder / "spark"),
+            "DBT_PROFILES_DIR": str(PROJECT_ROOT / "profiles"),
+            "DBT_TARGET_PATH": str(folder / "target"),
+            "DBT_LOG_PATH": str(folder / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+    )
+    environment.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    return environment
+
+
+def folder_row_counts(folder: Path) -> dict[str, int]:
+    """Rows per raw table of a raw folder, from the Parquet footers (nothing is read)."""
+    import pyarrow.parquet as pq
+
+    return {path.stem: int(pq.ParquetFile(path).metadata.num_rows) for path in sorted(folder.glob("*.parquet"))}
+
+
+def bench_tier(tier: str, work_dir: Path) -> TierResult:
+    result = TierResult(tier, TIERS[tier])
+    folder, result.generate = ensure_tier(tier, work_dir)
+    directory = run_dir(work_dir, tier)
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    environment = spark_environment(directory)
+    result.raw_rows = folder_row_counts(folder)
+    progress(f"[{tier}] spark: segments load --from {folder} ({sum(result.raw_rows.values()):,} raw rows)")
+    log = directory / "load.log"
+    result.load = checked(
+        "segments load (spark)", measure([str(BIN / "segments"), "load", "--from", str(folder)], environment, log), log
+    )
+    log = directory / "dbt_build.log"
+    progress(f"[{tier}] spark load: {result.load.seconds:.1f} s; segments dbt build (log {log})")
+    result.build = measure([str(BIN / "segments"), "dbt", "build"], environment, log)
+    target = directory / "target"
+    if not (target / "run_results.json").exists():
+        raise CommandError(f"segments dbt build wrote no run_results.json (exit {result.build.returncode}); see {log}")
+    manifest = json.loads((target / "manifest.json").read_text())
+    result.nodes = node_timings(json.loads((target / "run_results.json").read_text()), manifest)
+    result.rfm_path = rfm_path(manifest)
+    failed = [node.name for node in result.nodes if node.status in ("error", "fail")]
+    progress(
+        f"[{tier}] spark dbt build: {result.build.seconds:.1f} s, peak {gib(result.build.peak_bytes)}, "
+        f"exit {result.build.returncode}" + (f", failed: {', '.join(failed)}" if failed else "")
+    )
+    return result
+
+
+def duckdb_twin(work_dir: Path, tier: str) -> TierResult | None:
+    """The DuckDB run of the tier on this machine, if segments bench measured one."""
+    try:
+        return load_result(work_dir, tier)
+    except CommandError:
+        return None
+
+
+Cells = tuple[str, str, str]  # Spark, DuckDB, Spark / DuckDB
+
+
+def timed_cells(spark: float | None, duckdb: float | None) -> Cells:
+    both = spark is not None and duckdb is not None and duckdb > 0
+    return (
+        f"{spark:.1f} s" if spark is not None else "",
+        f"{duckdb:.1f} s" if duckdb is not None else "",
+        f"{spark / duckdb:.1f}x" if both and spark is not None and duckdb is not None else "",
+    )
+
+
+def step_seconds(result: TierResult | None, step: str) -> float | None:
+    measured: Measured | None = getattr(result, step) if result is not None else None
+    return measured.seconds if measured is not None else None
+
+
+def slowest_cell(result: TierResult | None) -> str:
+    return "<br>".join(f"{name} {seconds:.1f} s" for name, seconds in slowest_models(result)) if result else ""
+
+
+def peak_cell(result: TierResult | None) -> str:
+    return gib(result.build.peak_bytes) if result is not None and result.build is not None else ""
+
+
+def pair_rows(spark: TierResult, duckdb: TierResult | None) -> list[tuple[str, Cells]]:
+    """The report's rows for one tier: label and its Spark, DuckDB and ratio cells."""
+    rows = [
+        ("`segments load`", timed_cells(step_seconds(spark, "load"), step_seconds(duckdb, "load"))),
+        ("`dbt build` wall time", timed_cells(step_seconds(spark, "build"), step_seconds(duckdb, "build"))),
+    ]
+    rows += [
+        (
+            f"{layer} (sum of node times)",
+            timed_cells(layer_seconds(spark, layer), layer_seconds(duckdb, layer) if duckdb else None),
+        )
+        for layer in SHOWN_LAYERS
+    ]
+    rows.append(("peak memory of the build", (peak_cell(spark), peak_cell(duckdb), "")))
+    rows.append(("five slowest models", (slowest_cell(spark), slowest_cell(duckdb), "")))
+    return rows
+
+
+def comparison_table(results: list[TierResult], work_dir: Path) -> list[str]:
+    """Markdown rows: per tier, Spark's figures, DuckDB's on the same tier, their ratio."""
+    per_tier = [pair_rows(result, duckdb_twin(work_dir, result.tier)) for result in results]
+    header = [
+        f"{tier_label(result)}: {engine}" for result in results for engine in ("Spark", "DuckDB", "Spark / DuckDB")
+    ]
+    lines = ["| step | " + " | ".join(header) + " |", "| --- |" + " ---: |" * len(header)]
+    for index, (label, _) in enumerate(per_tier[0] if per_tier else []):
+        cells = [cell for rows in per_tier for cell in rows[index][1]]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def report(results: list[TierResult], info: dict[str, str], work_dir: Path) -> str:
+    import time
+
+    command = f"segments bench --engine spark --tiers {','.join(result.tier for result in results)}"
+    settings = ", ".join(
+        f"{name}={os.environ.get(name, default)}"
+        for name, default in (("SEGMENTS_SPARK_DRIVER_MEMORY", "4g"), ("SEGMENTS_SPARK_SHUFFLE_PARTITIONS", "2"))
+    )
+    lines = [f"Measured {time.strftime('%Y-%m-%d')} by `{command}` (local[2], {settings}) on:", ""]
+    lines += [f"- {key}: {value}" for key, value in info.items()]
+    lines += ["", *comparison_table(results, work_dir), ""]
+    missing = [result.tier for result in results if duckdb_twin(work_dir, result.tier) is None]
+    if missing:
+        lines += [f"No DuckDB run of {', '.join(missing)} in {work_dir}: run `segments bench --tiers ...` first.", ""]
+    return "\n".join(lines)
