@@ -266,3 +266,33 @@ def test_targets_met_and_a_lone_tier_has_no_growth_check() -> None:
         "project path / one-query bound",
         "peak memory of `dbt build`",
     ]
+
+
+def test_the_spark_report_sets_each_tier_beside_its_duckdb_run(tmp_path: Path) -> None:
+    """segments bench --engine spark: saved runs of both engines read back, the ratios worked
+    out by hand; a tier without a DuckDB run is named, not compared."""
+    from segments import bench_spark
+    from segments.bench import save_result
+
+    duckdb_run = made_up_tier(
+        "1m", 1_000_000, {"orders": 4.0}, load=Measured(20.0, 0), build=Measured(50.0, 2 * 1024**3)
+    )
+    spark_run = made_up_tier("1m", 1_000_000, {"orders": 30.0}, load=Measured(50.0, 0), build=Measured(400.0, 0))
+    lone = made_up_tier("250k", 250_000, {"orders": 3.0}, load=Measured(9.0, 0), build=Measured(100.0, 0))
+    for name, result in (("1m", duckdb_run), ("1m-spark", spark_run), ("250k-spark", lone)):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        save_result(tmp_path, result, name)
+    results = [bench_spark.measured_tier(tier, tmp_path, report_only=True) for tier in ("250k", "1m")]
+    rows = {
+        row.split(" | ")[0].removeprefix("| "): row.split(" | ")[1:]
+        for row in bench_spark.comparison_table(results, tmp_path)
+    }
+    # per tier: Spark, DuckDB, ratio; 250k has no DuckDB run
+    assert rows["`segments load`"][:3] == ["9.0 s", "", ""]
+    assert rows["`segments load`"][3:] == ["50.0 s", "20.0 s", "2.5x |"]
+    assert rows["`dbt build` wall time"][3:] == ["400.0 s", "50.0 s", "8.0x |"]
+    assert rows["staging (sum of node times)"][3:] == ["30.0 s", "4.0 s", "7.5x |"]
+    assert rows["tests (sum of node times)"][3:] == ["99.0 s", "99.0 s", "1.0x |"]
+    assert rows["peak memory of the build"][4] == "2.00 GiB"
+    text = bench_spark.report(results, {"CPU": "test"}, tmp_path)
+    assert "No DuckDB run of 250k" in text
