@@ -231,3 +231,28 @@ def test_the_loader_opens_spark_as_the_dbt_profile_does(tmp_path: Path, monkeypa
     rendered = jinja2.Template(source).render(env_var=lambda name, default="": os.environ.get(name, default))
     profile = yaml.safe_load(rendered)["segments_warehouse"]["outputs"]["spark"]
     assert {key: str(value) for key, value in profile["server_side_parameters"].items()} == session_config()
+
+
+def test_the_spark_loader_refuses_what_the_duckdb_loader_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder that breaks the raw contract: on both targets the same one-line error and
+    exit 2, and nothing written (no Spark warehouse, no DuckDB file); --append is refused."""
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    for path in SAMPLE_RAW.glob("*.parquet"):
+        table = pq.read_table(path)
+        if path.name == "orders.parquet":
+            table = table.drop_columns(["customer_id"])
+        pq.write_table(table, folder / path.name)
+    database = tmp_path / "warehouse.duckdb"
+    on_duckdb = run_segments(["load", "--from", str(folder), "--database", str(database)])
+    monkeypatch.setenv("SEGMENTS_TARGET", "spark")
+    monkeypatch.setenv("SEGMENTS_SPARK_DIR", str(tmp_path / "spark"))
+    on_spark = run_segments(["load", "--from", str(folder)])
+    assert (on_spark.returncode, on_duckdb.returncode) == (2, 2)
+    assert "orders.parquet: column customer_id is missing" in on_spark.stderr
+    assert on_spark.stderr == on_duckdb.stderr
+    assert not database.exists() and not (tmp_path / "spark").exists()
+    appended = run_segments(["load", "--append", "--from", str(SAMPLE_RAW)])
+    assert appended.returncode == 2 and "--append" in appended.stderr and "Traceback" not in appended.stderr
