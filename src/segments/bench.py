@@ -432,6 +432,27 @@ def run_baseline(script: str, database: Path, log: Path) -> Measured:
     return Measured(float(reported["seconds"]), result.peak_bytes)
 
 
+def timed_build(result: TierResult, command: list[str], environment: dict[str, str], run_dir: Path) -> None:
+    """Run the build command (dbt build, or segments dbt build on Spark) with its log in
+    run_dir; its wall time and peak into result, and each node's time from its run results."""
+    log = run_dir / "dbt_build.log"
+    result.build = measure(command, environment, log)
+    target = run_dir / "target"
+    if not (target / "run_results.json").exists():
+        raise CommandError(
+            f"{' '.join(command[-2:])} wrote no run_results.json (exit {result.build.returncode}); see {log}"
+        )
+    manifest = json.loads((target / "manifest.json").read_text())
+    result.nodes = node_timings(json.loads((target / "run_results.json").read_text()), manifest)
+    result.rfm_path = rfm_path(manifest)
+    failed = [node.name for node in result.nodes if node.status in ("error", "fail")]
+    progress(
+        f"[{result.tier}] {' '.join(command[-2:])}: {result.build.seconds:.1f} s, peak "
+        f"{gib(result.build.peak_bytes)}, exit {result.build.returncode}"
+        + (f", failed: {', '.join(failed)}" if failed else "")
+    )
+
+
 def bench_tier(tier: str, work_dir: Path, daily: bool = True) -> TierResult:
     result = TierResult(tier, TIERS[tier])
     folder, result.generate = ensure_tier(tier, work_dir)
@@ -457,23 +478,10 @@ def bench_tier(tier: str, work_dir: Path, daily: bool = True) -> TierResult:
         f"[{tier}] load: {result.load.seconds:.1f} s, {sum(result.raw_rows.values()):,} "
         f"raw rows; dbt build (log {run_dir / 'dbt_build.log'})"
     )
-    log = run_dir / "dbt_build.log"
-    result.build = measure([str(BIN / "dbt"), "build"], environment, log)
-    target = run_dir / "target"
-    if not (target / "run_results.json").exists():
-        raise CommandError(f"dbt build wrote no run_results.json (exit {result.build.returncode}); see {log}")
-    manifest = json.loads((target / "manifest.json").read_text())
-    result.nodes = node_timings(json.loads((target / "run_results.json").read_text()), manifest)
-    result.rfm_path = rfm_path(manifest)
-    failed = [node.name for node in result.nodes if node.status in ("error", "fail")]
-    progress(
-        f"[{tier}] dbt build: {result.build.seconds:.1f} s, peak "
-        f"{gib(result.build.peak_bytes)}, exit {result.build.returncode}"
-        + (f", failed: {', '.join(failed)}" if failed else "")
-    )
+    timed_build(result, [str(BIN / "dbt"), "build"], environment, run_dir)
     built = {node.unique_id for node in result.nodes if node.status == "success"}
     if not set(result.rfm_path) <= built:
-        raise CommandError(f"dbt build did not build every RFM model on tier {tier}; see {log}")
+        raise CommandError(f"dbt build did not build every RFM model on tier {tier}; see {run_dir / 'dbt_build.log'}")
     for name, script in (("one query", "baseline_one_query.py"), ("pandas", "baseline_pandas.py")):
         log = run_dir / f"baseline_{script.removesuffix('.py')}.log"
         result.baselines[name] = run_baseline(script, database, log)

@@ -11,7 +11,6 @@ from ``segments bench`` without ``--engine``) when there is one, with the ratio 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -28,12 +27,11 @@ from segments.bench import (
     layer_seconds,
     load_result,
     measure,
-    node_timings,
     progress,
-    rfm_path,
     save_result,
     slowest_models,
     tier_label,
+    timed_build,
 )
 from segments.errors import CommandError
 
@@ -98,20 +96,10 @@ def bench_tier(tier: str, work_dir: Path) -> TierResult:
     result.load = checked(
         "segments load (spark)", measure([str(BIN / "segments"), "load", "--from", str(folder)], environment, log), log
     )
-    log = directory / "dbt_build.log"
-    progress(f"[{tier}] spark load: {result.load.seconds:.1f} s; segments dbt build (log {log})")
-    result.build = measure([str(BIN / "segments"), "dbt", "build"], environment, log)
-    target = directory / "target"
-    if not (target / "run_results.json").exists():
-        raise CommandError(f"segments dbt build wrote no run_results.json (exit {result.build.returncode}); see {log}")
-    manifest = json.loads((target / "manifest.json").read_text())
-    result.nodes = node_timings(json.loads((target / "run_results.json").read_text()), manifest)
-    result.rfm_path = rfm_path(manifest)
-    failed = [node.name for node in result.nodes if node.status in ("error", "fail")]
     progress(
-        f"[{tier}] spark dbt build: {result.build.seconds:.1f} s, peak {gib(result.build.peak_bytes)}, "
-        f"exit {result.build.returncode}" + (f", failed: {', '.join(failed)}" if failed else "")
+        f"[{tier}] spark load: {result.load.seconds:.1f} s; segments dbt build (log {directory / 'dbt_build.log'})"
     )
+    timed_build(result, [str(BIN / "segments"), "dbt", "build"], environment, directory)
     return result
 
 
