@@ -293,6 +293,6 @@ def test_the_spark_report_sets_each_tier_beside_its_duckdb_run(tmp_path: Path) -
     assert rows["`dbt build` wall time"][3:] == ["400.0 s", "50.0 s", "8.0x |"]
     assert rows["staging (sum of node times)"][3:] == ["30.0 s", "4.0 s", "7.5x |"]
     assert rows["tests (sum of node times)"][3:] == ["99.0 s", "99.0 s", "1.0x |"]
-    assert rows["peak memory of the build"][4] == "2.00 GiB"
+    assert rows["peak memory of the build (DuckDB)"][3:5] == ["", "2.00 GiB"]
     text = bench_spark.report(results, {"CPU": "test"}, tmp_path)
     assert "No DuckDB run of 250k" in text

@@ -227,6 +227,7 @@ def test_the_loader_opens_spark_as_the_dbt_profile_does(tmp_path: Path, monkeypa
     monkeypatch.setenv("SEGMENTS_SPARK_DIR", str(tmp_path / "spark"))
     monkeypatch.setenv("SEGMENTS_SPARK_DRIVER_MEMORY", "3g")
     monkeypatch.setenv("SEGMENTS_SPARK_SHUFFLE_PARTITIONS", "5")
+    monkeypatch.setenv("SEGMENTS_SPARK_MAX_RESULT_SIZE", "2g")
     source = (PROJECT_ROOT / "profiles" / "profiles.yml").read_text()
     rendered = jinja2.Template(source).render(env_var=lambda name, default="": os.environ.get(name, default))
     profile = yaml.safe_load(rendered)["segments_warehouse"]["outputs"]["spark"]

@@ -49,6 +49,7 @@ def session_config() -> dict[str, str]:
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={folder}/metastore_db;create=true",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={folder}",
         "spark.driver.memory": os.environ.get("SEGMENTS_SPARK_DRIVER_MEMORY", "4g"),
+        "spark.driver.maxResultSize": os.environ.get("SEGMENTS_SPARK_MAX_RESULT_SIZE", "0"),
         "spark.sql.shuffle.partitions": os.environ.get("SEGMENTS_SPARK_SHUFFLE_PARTITIONS", "2"),
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.timestampType": "TIMESTAMP_NTZ",
