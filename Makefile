@@ -12,7 +12,7 @@ export SEGMENTS_SPARK_DIR ?= $(CURDIR)/spark
 export SPARK_LOCAL_IP ?= 127.0.0.1
 SAMPLE := sample_data/raw
 
-.PHONY: build test lint pytest venv clean sample tools pr-check pr-diff
+.PHONY: build test test-spark lint pytest venv clean sample tools pr-check pr-diff
 
 venv: $(STAMP)
 
@@ -72,6 +72,11 @@ lint: venv tools
 
 pytest: venv
 	$(BIN)/python -m pytest
+
+## test-spark: the Spark equality test on the sample and on 20,000 generated customers
+## (about 20 minutes on two cores; CI runs the sample's part with make test)
+test-spark: venv
+	SEGMENTS_SPARK_DATA_SETS=sample,20k $(BIN)/python -m pytest -o addopts="-ra -v --durations=5" python_tests/test_spark.py
 
 ## pr-diff: what the working tree does to the segments against BASE (a git ref), as the
 ## pull-request comment shows it: segments diff on the bundled sample (Markdown on stdout,
