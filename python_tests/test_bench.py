@@ -278,7 +278,8 @@ def test_the_spark_report_sets_each_tier_beside_its_duckdb_run(tmp_path: Path) -
         "1m", 1_000_000, {"orders": 4.0}, load=Measured(20.0, 0), build=Measured(50.0, 2 * 1024**3)
     )
     spark_run = made_up_tier("1m", 1_000_000, {"orders": 30.0}, load=Measured(50.0, 0), build=Measured(400.0, 0))
-    lone = made_up_tier("250k", 250_000, {"orders": 3.0}, load=Measured(9.0, 0), build=Measured(100.0, 0))
+    # the 250k Spark build failed (exit 1): its cell says so
+    lone = made_up_tier("250k", 250_000, {"orders": 3.0}, load=Measured(9.0, 0), build=Measured(100.0, 0, 1))
     for name, result in (("1m", duckdb_run), ("1m-spark", spark_run), ("250k-spark", lone)):
         (tmp_path / "runs" / name).mkdir(parents=True)
         save_result(tmp_path, result, name)
@@ -290,6 +291,7 @@ def test_the_spark_report_sets_each_tier_beside_its_duckdb_run(tmp_path: Path) -
     # per tier: Spark, DuckDB, ratio; 250k has no DuckDB run
     assert rows["`segments load`"][:3] == ["9.0 s", "", ""]
     assert rows["`segments load`"][3:] == ["50.0 s", "20.0 s", "2.5x |"]
+    assert rows["`dbt build` wall time"][:3] == ["100.0 s (exit 1)", "", ""]
     assert rows["`dbt build` wall time"][3:] == ["400.0 s", "50.0 s", "8.0x |"]
     assert rows["staging (sum of node times)"][3:] == ["30.0 s", "4.0 s", "7.5x |"]
     assert rows["tests (sum of node times)"][3:] == ["99.0 s", "99.0 s", "1.0x |"]

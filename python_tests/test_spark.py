@@ -27,6 +27,7 @@ import pytest
 
 from dbt_runner import BIN, PROJECT_ROOT, SAMPLE_RAW, build_warehouse, environment_of, key_salt, run_segments
 from engine_equality import table_differences
+from segments import bench_spark
 
 COMPARED_SCHEMAS = ("marts", "restricted")
 EXPORTED_SCHEMAS = (*COMPARED_SCHEMAS, "audit", "published")
@@ -57,19 +58,10 @@ GENERATED_SALT = "spark-equality-20k"
 
 
 def spark_environment(folder: Path, salt: str) -> dict[str, str]:
-    environment = dict(os.environ)
-    environment.update(
-        {
-            "SEGMENTS_TARGET": "spark",
-            "SEGMENTS_SPARK_DIR": str(folder / "spark"),
-            "SEGMENTS_CUSTOMER_KEY_SALT": salt,
-            "SPARK_LOCAL_IP": "127.0.0.1",
-            "DBT_PROFILES_DIR": str(PROJECT_ROOT / "profiles"),
-            "DBT_TARGET_PATH": str(folder / "target"),
-            "DBT_LOG_PATH": str(folder / "logs"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-    )
+    """segments bench's Spark run environment (warehouse, metastore, dbt's artefacts under
+    folder), with the keys salted by salt and Spark on the loopback address."""
+    environment = bench_spark.spark_environment(folder)
+    environment.update({"SEGMENTS_CUSTOMER_KEY_SALT": salt, "SPARK_LOCAL_IP": "127.0.0.1"})
     return environment
 
 

@@ -307,17 +307,24 @@ def bench_daily(tier: str, result: TierResult, day: Path, database: Path, run_di
     progress(f"[{tier}] daily dbt build: {result.daily_build.seconds:.1f} s, exit {result.daily_build.returncode}")
 
 
-def dbt_environment(database: Path, run_dir: Path) -> dict[str, str]:
+def run_environment(run_dir: Path) -> dict[str, str]:
+    """This process's environment with the project's profiles and dbt's artefacts and logs
+    under run_dir (either engine's build)."""
     environment = dict(os.environ)
     environment.update(
         {
             "DBT_PROFILES_DIR": str(PROJECT_ROOT / "profiles"),
-            "SEGMENTS_DUCKDB_PATH": str(database),
             "DBT_TARGET_PATH": str(run_dir / "target"),
             "DBT_LOG_PATH": str(run_dir / "logs"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
     )
+    return environment
+
+
+def dbt_environment(database: Path, run_dir: Path) -> dict[str, str]:
+    environment = run_environment(run_dir)
+    environment["SEGMENTS_DUCKDB_PATH"] = str(database)
     return environment
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from segments.bench import (
     BIN,
-    PROJECT_ROOT,
     TIERS,
     Measured,
     TierResult,
@@ -28,6 +27,7 @@ from segments.bench import (
     load_result,
     measure,
     progress,
+    run_environment,
     save_result,
     slowest_models,
     tier_label,
@@ -58,20 +58,11 @@ def measured_tier(tier: str, work_dir: Path, report_only: bool) -> TierResult:
 
 
 def spark_environment(folder: Path) -> dict[str, str]:
-    """The spark target with its warehouse and metastore under folder/spark; dbt's
-    artefacts and logs under folder (the driver memory and shuffle partitions come from the
-    caller's SEGMENTS_SPARK_DRIVER_MEMORY and SEGMENTS_SPARK_SHUFFLE_PARTITIONS)."""
-    environment = dict(os.environ)
-    environment.update(
-        {
-            "SEGMENTS_TARGET": ENGINE,
-            "SEGMENTS_SPARK_DIR": str(folder / "spark"),
-            "DBT_PROFILES_DIR": str(PROJECT_ROOT / "profiles"),
-            "DBT_TARGET_PATH": str(folder / "target"),
-            "DBT_LOG_PATH": str(folder / "logs"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-    )
+    """The spark target with its warehouse and metastore under folder/spark, dbt's artefacts
+    and logs under folder (the driver memory and shuffle partitions come from the caller's
+    SEGMENTS_SPARK_DRIVER_MEMORY and SEGMENTS_SPARK_SHUFFLE_PARTITIONS)."""
+    environment = run_environment(folder)
+    environment.update({"SEGMENTS_TARGET": ENGINE, "SEGMENTS_SPARK_DIR": str(folder / "spark")})
     environment.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     return environment
 
@@ -115,12 +106,23 @@ Cells = tuple[str, str, str]  # Spark, DuckDB, Spark / DuckDB
 
 
 def timed_cells(spark: float | None, duckdb: float | None) -> Cells:
-    both = spark is not None and duckdb is not None and duckdb > 0
     return (
         f"{spark:.1f} s" if spark is not None else "",
         f"{duckdb:.1f} s" if duckdb is not None else "",
-        f"{spark / duckdb:.1f}x" if both and spark is not None and duckdb is not None else "",
+        f"{spark / duckdb:.1f}x" if spark is not None and duckdb else "",
     )
+
+
+def build_cells(spark: TierResult, duckdb: TierResult | None) -> Cells:
+    """The build's wall time on both engines, with the exit code when a build failed (its
+    figures then cover only the nodes that ran)."""
+    cells = timed_cells(step_seconds(spark, "build"), step_seconds(duckdb, "build"))
+    return (failed_mark(cells[0], spark), failed_mark(cells[1], duckdb), cells[2])
+
+
+def failed_mark(cell: str, result: TierResult | None) -> str:
+    build = result.build if result is not None else None
+    return f"{cell} (exit {build.returncode})" if build is not None and build.returncode != 0 else cell
 
 
 def step_seconds(result: TierResult | None, step: str) -> float | None:
@@ -140,7 +142,7 @@ def pair_rows(spark: TierResult, duckdb: TierResult | None) -> list[tuple[str, C
     """The report's rows for one tier: label and its Spark, DuckDB and ratio cells."""
     rows = [
         ("`segments load`", timed_cells(step_seconds(spark, "load"), step_seconds(duckdb, "load"))),
-        ("`dbt build` wall time", timed_cells(step_seconds(spark, "build"), step_seconds(duckdb, "build"))),
+        ("`dbt build` wall time", build_cells(spark, duckdb)),
     ]
     rows += [
         (
