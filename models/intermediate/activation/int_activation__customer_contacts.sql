@@ -30,8 +30,10 @@ customer_accounts as (
         on identifier_keys.identifier_type = 'customer_id'
             and identifier_keys.identifier_value = crm_customers.customer_id
     where
-        identifier_keys.customer_key not in (
-            select erased_customer_keys.customer_key from erased_customer_keys
+        not exists (
+            select 1
+            from erased_customer_keys
+            where erased_customer_keys.customer_key = identifier_keys.customer_key
         )
 ),
 

@@ -87,6 +87,14 @@ hard_bounced_emails as (
         and (last_reached_at is null or last_reached_at < last_bounced_at)
 ),
 
+-- not exists, not `not in`: Spark runs a null-aware `not in` as a nested-loop join (every
+-- contact against every suppressed email), where `not exists` is a hash anti-join on both engines
+suppressed_emails as (
+    select hard_bounced_emails.email from hard_bounced_emails
+    union
+    select unsubscribed_emails.email from unsubscribed_emails
+),
+
 marketable_customers as (
     select
         contacts.customer_key,
@@ -95,19 +103,15 @@ marketable_customers as (
     where
         contacts.is_marketing_opted_in
         and (contacts.email is not null or contacts.phone_e164 is not null)
-        and contacts.customer_key not in (
-            select unsubscribed_customers.customer_key from unsubscribed_customers
+        and not exists (
+            select 1
+            from unsubscribed_customers
+            where unsubscribed_customers.customer_key = contacts.customer_key
         )
-        and (
-            contacts.email is null
-            or (
-                contacts.email not in (
-                    select hard_bounced_emails.email from hard_bounced_emails
-                )
-                and contacts.email not in (
-                    select unsubscribed_emails.email from unsubscribed_emails
-                )
-            )
+        and not exists (
+            select 1
+            from suppressed_emails
+            where suppressed_emails.email = contacts.email
         )
 ),
 
