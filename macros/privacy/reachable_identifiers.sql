@@ -66,50 +66,23 @@ erased_identifiers as (
 select * from erased_identifiers
 {% endmacro %}
 
-{% macro reachable_identifiers_relation(suffix) %}
-    {{ return(api.Relation.create(
-        database=this.database, schema=this.schema, identifier=this.identifier ~ suffix, type='table'
-    )) }}
-{% endmacro %}
-
 {#- Spark: breadth-first, one table per step (the step's reached set, deduplicated), until
-    a step adds nothing; the model then selects the last table (post-hook
-    drop_reachable_identifiers drops it). -#}
+    a step adds nothing (macro iterate_to_fixed_point); the model then selects the last
+    table, <this>__reached (post-hook drop_reachable_identifiers drops it). -#}
 {% macro spark__reachable_identifiers(seeds_sql, links_relation, max_iterations) %}
-    {%- set reached = reachable_identifiers_relation('__reached') -%}
-    {%- set next_reached = reachable_identifiers_relation('__next_reached') -%}
-    {%- if execute -%}
-        {%- do adapter.drop_relation(reached) -%}
-        {%- do adapter.drop_relation(next_reached) -%}
-        {%- do run_query(get_create_table_as_sql(false, reached,
-            'select distinct identifier_type, identifier_key from (' ~ seeds_sql ~ ') as seeds'
-        )) -%}
-        {%- set state = namespace(converged=false, size=none) -%}
-        {%- for step in range(max_iterations) if not state.converged -%}
-            {%- do run_query(get_create_table_as_sql(false, next_reached,
-                'select identifier_type, identifier_key from ' ~ reached ~ ' union '
-                ~ 'select directed_links.to_type, directed_links.to_key from ' ~ reached ~ ' as reached '
-                ~ 'inner join (' ~ directed_erasure_links(links_relation) ~ ') as directed_links '
-                ~ 'on reached.identifier_type = directed_links.from_type '
-                ~ 'and reached.identifier_key = directed_links.from_key'
-            )) -%}
-            {%- set sizes = run_query(
-                'select (select count(*) from ' ~ reached ~ '), (select count(*) from ' ~ next_reached ~ ')'
-            ).rows[0] -%}
-            {%- do adapter.drop_relation(reached) -%}
-            {%- do adapter.rename_relation(next_reached, reached) -%}
-            {%- if sizes[0] == sizes[1] -%}
-                {%- set state.converged = true -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- if not state.converged -%}
-            {%- do adapter.drop_relation(reached) -%}
-            {{ exceptions.raise_compiler_error(
-                'the erasure closure did not converge within identity_max_iterations = '
-                ~ max_iterations ~ ' steps: raise the var'
-            ) }}
-        {%- endif -%}
-    {%- endif -%}
+    {%- set reached = iterate_to_fixed_point(
+        'reached',
+        'select distinct identifier_type, identifier_key from (' ~ seeds_sql ~ ') as seeds',
+        'select identifier_type, identifier_key from {current} union '
+        ~ 'select directed_links.to_type, directed_links.to_key from {current} as reached '
+        ~ 'inner join (' ~ directed_erasure_links(links_relation) ~ ') as directed_links '
+        ~ 'on reached.identifier_type = directed_links.from_type '
+        ~ 'and reached.identifier_key = directed_links.from_key',
+        'select (select count(*) from {next}) - (select count(*) from {current})',
+        max_iterations,
+        'the erasure closure did not converge within identity_max_iterations = '
+        ~ max_iterations ~ ' steps: raise the var',
+    ) -%}
     select identifier_type, identifier_key from {{ reached }}
 {% endmacro %}
 
@@ -123,5 +96,5 @@ select * from erased_identifiers
 {% endmacro %}
 
 {% macro spark__drop_reachable_identifiers() %}
-    drop table if exists {{ reachable_identifiers_relation('__reached') }}
+    {{ drop_iteration_table('reached') }}
 {% endmacro %}

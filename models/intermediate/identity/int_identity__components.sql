@@ -12,7 +12,7 @@
     component. If identity_max_iterations steps pass without converging the build fails
     with an error instead of returning components that stopped early.
 -#}
-{{ config(post_hook="{{ drop_component_labels() }}") }}
+{{ config(post_hook="{{ drop_iteration_table('labels') }}") }}
 {%- set component_labels = connected_components(
     ref('int_identity__graph_nodes'),
     ref('int_identity__graph_edges'),
