@@ -9,7 +9,15 @@ tables: a reader during the few metastore renames at the end may see some tables
 new load and some of the old (dbt builds do not run during a load).
 
 The customer key secret (restricted.customer_key_secret) is created on the first load and
-kept afterwards, as in DuckDB. Appending a delivery (``--append``) is DuckDB's only.
+kept afterwards, as in DuckDB.
+
+``--append`` adds one delivery with the DuckDB loader's own rules (the same checks, delivery
+id, row ids, raw.deliveries and raw.load_manifest): the Spark raw tables are copied into the
+scratch DuckDB file (read from their Parquet files), the delivery is appended there, and only
+its rows go to Spark, first into ``raw.<table>__appending`` tables, then into the live tables;
+raw.deliveries and raw.load_manifest are swapped in last. An append that failed half-way
+leaves rows whose delivery raw.deliveries does not record: the next append refuses to add to
+them and says to reload the history with a plain ``segments load``.
 """
 
 from __future__ import annotations
@@ -18,16 +26,27 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import duckdb
 
-from segments.contract import TABLES
+from segments.contract import RAW_DELIVERY_ID, TABLES, TABLES_BY_NAME
 from segments.errors import CommandError
-from segments.load import DELIVERIES_TABLE, RAW_SCHEMA, SECRET_SCHEMA, SECRET_TABLE, load_folder
+from segments.load import (
+    DELIVERIES_TABLE,
+    RAW_SCHEMA,
+    SECRET_SCHEMA,
+    SECRET_TABLE,
+    empty_select,
+    load_folder,
+    validate_folder,
+)
+from segments.sources import literal
 
 SPARK_DIR_ENVIRONMENT_VARIABLE = "SEGMENTS_SPARK_DIR"
 TARGET_ENVIRONMENT_VARIABLE = "SEGMENTS_TARGET"
-RAW_TABLES = [*(table.name for table in TABLES), DELIVERIES_TABLE, "load_manifest"]
+MANIFEST_TABLE = "load_manifest"
+RAW_TABLES = [*(table.name for table in TABLES), DELIVERIES_TABLE, MANIFEST_TABLE]
 
 
 def is_spark_target() -> bool:
@@ -72,18 +91,81 @@ def session() -> Any:
     return spark
 
 
-def export_parquet(database: Path, folder: Path) -> dict[str, Path]:
-    """Every raw table and the secret of a scratch DuckDB warehouse, as Parquet files."""
+def export_parquet(database: Path, folder: Path, delivery_id: str | None = None) -> dict[str, Path]:
+    """Every raw table and the secret of a scratch DuckDB warehouse, as Parquet files; with
+    delivery_id, only that delivery's rows of the contract tables."""
     files: dict[str, Path] = {}
     connection = duckdb.connect(str(database), read_only=True)
     try:
-        for name in [*(f"{RAW_SCHEMA}.{table}" for table in RAW_TABLES), f"{SECRET_SCHEMA}.{SECRET_TABLE}"]:
-            path = folder / f"{name}.parquet"
-            connection.execute(f"copy {name} to '{path}' (format parquet)")
-            files[name] = path
+        for schema, table in [*((RAW_SCHEMA, table) for table in RAW_TABLES), (SECRET_SCHEMA, SECRET_TABLE)]:
+            name = f"{schema}.{table}"
+            rows = f"select * from {name}"
+            if delivery_id is not None and table in TABLES_BY_NAME:
+                rows += f" where {RAW_DELIVERY_ID} = {literal(delivery_id)}"
+            files[name] = folder / f"{name}.parquet"
+            connection.execute(f"copy ({rows}) to '{files[name]}' (format parquet)")
     finally:
         connection.close()
     return files
+
+
+def spark_files(spark: Any, table: str) -> list[str]:
+    """The Parquet files of a Spark table, as local paths (Spark names them by file: URIs)."""
+    return [unquote(urlparse(str(uri)).path) for uri in spark.table(table).inputFiles()]
+
+
+def copy_raw_tables(spark: Any, database: Path) -> None:
+    """The Spark raw tables (read from their Parquet files) as the raw tables of a new DuckDB
+    file, so the DuckDB loader appends to exactly what Spark holds."""
+    connection = duckdb.connect(str(database))
+    try:
+        connection.execute(f"create schema {RAW_SCHEMA}")
+        for table in RAW_TABLES:
+            name = f"{RAW_SCHEMA}.{table}"
+            if not has_table(spark, RAW_SCHEMA, table):
+                continue
+            paths = spark_files(spark, name)
+            if paths:
+                connection.execute(f"create table {name} as select * from read_parquet({paths!r})")
+            elif table in TABLES_BY_NAME:  # an empty Spark table may have no file at all
+                connection.execute(f"create table {name} as {empty_select(TABLES_BY_NAME[table])}")
+        check_recorded_deliveries(connection)
+    finally:
+        connection.close()
+
+
+def check_recorded_deliveries(connection: duckdb.DuckDBPyConnection) -> None:
+    """Refuse to append to raw tables holding rows of a delivery raw.deliveries does not
+    record (an earlier append that failed before it finished)."""
+    # the tables with delivery ids (a table without them is refused by the loader's own check)
+    tables = {
+        str(row[0])
+        for row in connection.execute(
+            "select table_name from duckdb_columns() where schema_name = ? and column_name = ?",
+            [RAW_SCHEMA, RAW_DELIVERY_ID],
+        ).fetchall()
+    }
+    has_deliveries = connection.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [RAW_SCHEMA, DELIVERIES_TABLE]
+    ).fetchall()[0][0]
+    recorded = (
+        f"select delivery_id from {RAW_SCHEMA}.{DELIVERIES_TABLE}"
+        if has_deliveries
+        else "select cast(null as varchar) where false"
+    )
+    for table in TABLES:
+        if table.name not in tables:
+            continue
+        unrecorded = connection.execute(
+            f"select count(*) from {RAW_SCHEMA}.{table.name} "
+            f"where {RAW_DELIVERY_ID} is not null and {RAW_DELIVERY_ID} not in ({recorded})"
+        ).fetchall()[0][0]
+        if unrecorded:
+            raise CommandError(
+                f"{RAW_SCHEMA}.{table.name} in Spark holds {unrecorded:,} rows of a delivery that "
+                f"{RAW_SCHEMA}.{DELIVERIES_TABLE} does not record (an earlier append did not finish): "
+                "reload the whole history with a plain segments load; nothing was loaded"
+            )
 
 
 def has_table(spark: Any, schema: str, table: str) -> bool:
@@ -102,23 +184,73 @@ def replace_tables(spark: Any, files: dict[str, Path]) -> dict[str, int]:
     for table in RAW_TABLES:
         spark.sql(f"drop table if exists {RAW_SCHEMA}.{table}")
         spark.sql(f"alter table {RAW_SCHEMA}.{table}__loading rename to {RAW_SCHEMA}.{table}")
-    if not has_table(spark, SECRET_SCHEMA, SECRET_TABLE):
-        secret = spark.read.parquet(str(files[f"{SECRET_SCHEMA}.{SECRET_TABLE}"]))
-        secret.write.format("parquet").saveAsTable(f"{SECRET_SCHEMA}.{SECRET_TABLE}")
+    create_secret(spark, files)
     return row_counts
 
 
+def create_secret(spark: Any, files: dict[str, Path]) -> None:
+    """The scratch warehouse's customer key secret, if Spark has none yet."""
+    if not has_table(spark, SECRET_SCHEMA, SECRET_TABLE):
+        secret = spark.read.parquet(str(files[f"{SECRET_SCHEMA}.{SECRET_TABLE}"]))
+        secret.write.format("parquet").saveAsTable(f"{SECRET_SCHEMA}.{SECRET_TABLE}")
+
+
+def append_tables(spark: Any, files: dict[str, Path], delivered: set[str]) -> None:
+    """Add one delivery's rows (files from export_parquet with its delivery_id; delivered: its
+    tables) to the Spark raw tables, creating those Spark lacks, then swap in raw.deliveries
+    and raw.load_manifest, and create the secret if absent."""
+    spark.sql(f"create database if not exists {RAW_SCHEMA}")
+    spark.sql(f"create database if not exists {SECRET_SCHEMA}")
+    added = [table.name for table in TABLES if table.name in delivered or not has_table(spark, RAW_SCHEMA, table.name)]
+    for table in added:
+        frame = spark.read.parquet(str(files[f"{RAW_SCHEMA}.{table}"]))
+        frame.write.mode("overwrite").format("parquet").saveAsTable(f"{RAW_SCHEMA}.{table}__appending")
+    for table in (DELIVERIES_TABLE, MANIFEST_TABLE):
+        frame = spark.read.parquet(str(files[f"{RAW_SCHEMA}.{table}"]))
+        frame.write.mode("overwrite").format("parquet").saveAsTable(f"{RAW_SCHEMA}.{table}__loading")
+    for table in added:
+        if has_table(spark, RAW_SCHEMA, table):
+            spark.sql(f"insert into {RAW_SCHEMA}.{table} select * from {RAW_SCHEMA}.{table}__appending")
+            spark.sql(f"drop table {RAW_SCHEMA}.{table}__appending")
+        else:
+            spark.sql(f"alter table {RAW_SCHEMA}.{table}__appending rename to {RAW_SCHEMA}.{table}")
+    for table in (DELIVERIES_TABLE, MANIFEST_TABLE):
+        spark.sql(f"drop table if exists {RAW_SCHEMA}.{table}")
+        spark.sql(f"alter table {RAW_SCHEMA}.{table}__loading rename to {RAW_SCHEMA}.{table}")
+    create_secret(spark, files)
+
+
+def spark_failure(folder: Path, error: Exception) -> CommandError:
+    message = " ".join(str(error).split())[:300]
+    return CommandError(f"loading {folder} into Spark at {spark_dir()} failed: {message}")
+
+
 def load_folder_spark(folder: Path, append: bool = False) -> tuple[str, dict[str, int]]:
-    """Validate folder and replace the Spark raw tables with it; the delivery id and rows per table."""
-    if append:
-        raise CommandError("--append is not available on the spark target yet: load the whole history (docs/spark.md)")
+    """Validate folder and replace the Spark raw tables with it (or append it as one delivery);
+    the delivery id and rows per table."""
     with tempfile.TemporaryDirectory(prefix="segments-spark-load-") as scratch:
         scratch_path = Path(scratch)
-        delivery_id, row_counts = load_folder(folder, scratch_path / "validated.duckdb")
-        files = export_parquet(scratch_path / "validated.duckdb", scratch_path)
+        database = scratch_path / "validated.duckdb"
+        spark = None
+        if append:
+            # refuse a folder that breaks the contract before starting Spark
+            with duckdb.connect(":memory:") as connection:
+                connection.execute("set TimeZone = 'UTC'")
+                validate_folder(folder, connection, required=False)
+            try:
+                spark = session()
+                copy_raw_tables(spark, database)
+            except CommandError:
+                raise
+            except Exception as error:  # Spark's errors (Py4J, analysis) have no common base
+                raise spark_failure(folder, error) from error
+        delivery_id, row_counts = load_folder(folder, database, append=append)
+        files = export_parquet(database, scratch_path, delivery_id if append else None)
         try:
-            replace_tables(session(), files)
+            if append:
+                append_tables(spark, files, set(row_counts))
+            else:
+                replace_tables(session(), files)
         except Exception as error:  # Spark's errors (Py4J, analysis) have no common base
-            message = " ".join(str(error).split())[:300]
-            raise CommandError(f"loading {folder} into Spark at {spark_dir()} failed: {message}") from error
+            raise spark_failure(folder, error) from error
     return delivery_id, row_counts
