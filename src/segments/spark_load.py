@@ -126,7 +126,10 @@ def copy_raw_tables(spark: Any, database: Path) -> None:
                 continue
             paths = spark_files(spark, name)
             if paths:
-                connection.execute(f"create table {name} as select * from read_parquet({paths!r})")
+                files = ", ".join(literal(path) for path in paths)
+                connection.execute(
+                    f"create table {name} as select * from read_parquet([{files}], hive_partitioning = false)"
+                )
             elif table in TABLES_BY_NAME:  # an empty Spark table may have no file at all
                 connection.execute(f"create table {name} as {empty_select(TABLES_BY_NAME[table])}")
         check_recorded_deliveries(connection)
@@ -202,6 +205,8 @@ def append_tables(spark: Any, files: dict[str, Path], delivered: set[str]) -> No
     spark.sql(f"create database if not exists {RAW_SCHEMA}")
     spark.sql(f"create database if not exists {SECRET_SCHEMA}")
     added = [table.name for table in TABLES if table.name in delivered or not has_table(spark, RAW_SCHEMA, table.name)]
+    for table in added:  # an earlier append that failed before its inserts may have left these
+        spark.sql(f"drop table if exists {RAW_SCHEMA}.{table}__appending")
     for table in added:
         frame = spark.read.parquet(str(files[f"{RAW_SCHEMA}.{table}"]))
         frame.write.mode("overwrite").format("parquet").saveAsTable(f"{RAW_SCHEMA}.{table}__appending")
