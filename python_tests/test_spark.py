@@ -328,3 +328,26 @@ def test_a_daily_feed_appended_on_spark_gives_the_raw_tables_duckdb_appends(
         )
     ]
     assert not problems, "\n".join(problems)
+    # rows of a delivery raw.deliveries does not record (an append that stopped after its first
+    # insert): the next append refuses in one line, before loading anything
+    with environment_of(spark_environment):
+        injected = subprocess.run([sys.executable, "-c", UNRECORDED_ROW], capture_output=True, text=True, check=False)
+        assert injected.returncode == 0, injected.stderr
+        blocked = run_segments(again, in_process=False)
+    assert blocked.returncode == 2, blocked.stdout + blocked.stderr
+    assert blocked.stderr.splitlines()[-1] == (
+        "segments load: error: raw.orders in Spark holds 1 rows of a delivery that raw.deliveries does not "
+        "record (an earlier append did not finish): reload the whole history with a plain segments load; "
+        "nothing was loaded"
+    )
+
+
+# one row of raw.orders again under a delivery id that raw.deliveries does not record
+UNRECORDED_ROW = """
+from pyspark.sql import functions
+from segments.spark_load import session
+spark = session()
+row = spark.table("raw.orders").limit(1).withColumn("_delivery_id", functions.lit("unrecorded"))
+spark.createDataFrame(row.collect(), row.schema).write.insertInto("raw.orders")
+spark.stop()
+"""
