@@ -38,6 +38,7 @@ from segments.bench import (
     target_checks,
     targets_table,
 )
+from segments.bench_timeline import wall_time
 from segments.errors import CommandError
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
@@ -243,8 +244,59 @@ def test_targets_are_computed_from_the_measured_figures() -> None:
     peak = checks["peak memory of `dbt build`"]
     assert (peak.measured, peak.met) == ("6.52 GiB", False)  # 7e9 bytes > 6e9
     table = targets_table([small, large])
-    assert sum(row.endswith("| **no** |") for row in table) == 3
-    assert sum(row.endswith("| yes |") for row in table) == 1
+    assert sum("| **no** |" in row for row in table) == 3
+    assert sum("| yes |" in row for row in table) == 1
+    # where the time goes, for the missed ones: the path's slowest models, and the models
+    # over the growth limit by the time they added; nothing for a met target
+    assert path.where == "slowest on the path: orders 9.0 s, rfm 6.5 s (of 15.5 s)"
+    assert growth.where == "most time added: rfm 1.0 → 6.5 s"
+    assert wall.where == ""
+
+
+def timed(name: str, thread: str, start: float, end: float) -> NodeTiming:
+    return NodeTiming(f"model.p.{name}", name, "staging", end - start, "success", thread, 1000.0 + start, 1000.0 + end)
+
+
+def test_a_builds_wall_time_is_taken_apart_by_its_nodes_spans() -> None:
+    """Made-up spans on two threads, worked out by hand: a runs 0-10 alone until b starts at
+    4, b runs 4-6, c 6-9, d runs alone from 10 to 14; the build took 20 s."""
+    nodes = [
+        timed("a", "Thread-1", 0.0, 10.0),
+        timed("b", "Thread-2", 4.0, 6.0),
+        timed("c", "Thread-2", 6.0, 9.0),
+        timed("d", "Thread-1", 10.0, 14.0),
+        NodeTiming("model.p.skipped", "skipped", "staging", 0.0, "skipped"),  # no span: not counted
+    ]
+    wall = wall_time(nodes, 20.0)
+    assert wall is not None
+    assert wall.outside_nodes == pytest.approx(6.0)  # 20 s, of which 14 s between first start and last end
+    assert wall.node_seconds == pytest.approx(19.0)  # 10 + 2 + 3 + 4
+    assert wall.threads == 2 and wall.least_node_wall == pytest.approx(9.5)
+    # alone: a in 0-4 and 9-10 (5 s), d in 10-14 (4 s); b and c never
+    assert wall.alone_seconds == pytest.approx(9.0)
+    assert [(name, round(seconds, 6)) for name, seconds in wall.alone_nodes] == [("a", 5.0), ("d", 4.0)]
+    assert wall_time([NodeTiming("model.p.old", "old", "staging", 1.0, "success")], 5.0) is None
+
+
+def test_the_1m_targets_stay_on_1m_and_10m_is_held_to_twelve_times_it() -> None:
+    """With a 10M tier measured, the 60 s and 3x targets are still checked on 1M, and the
+    10M load plus build is set against 12 times the 1M's (made-up figures)."""
+    million = made_up_tier(
+        "1m", 1_000_000, {"orders": 9.0, "rfm": 6.0}, load=Measured(10.0, 0), build=Measured(40.0, 0)
+    )
+    ten = made_up_tier(
+        "10m", 10_000_000, {"orders": 200.0, "rfm": 60.0}, load=Measured(100.0, 0), build=Measured(550.0, 0)
+    )
+    checks = {check.target.split(" (")[0]: check for check in target_checks([million, ten])}
+    assert checks["`segments load` + `dbt build` wall time"].tier == "1,000,000"
+    large = checks["`segments load` + `dbt build` against the 1,000,000 tier's"]
+    # 650 s over 50 s = 13x > 12x; orders added 191 s, rfm 54 s
+    assert (large.tier, large.measured, large.met) == ("10,000,000", "650.0 s (13.0x 50.0 s)", False)
+    assert large.where == "most time added: orders 9.0 → 200.0 s, rfm 6.0 → 60.0 s"
+    ten.build = Measured(500.0, 0, returncode=1)  # 12x, but the build failed: not met
+    failed = next(check for check in target_checks([million, ten]) if "against" in check.target)
+    assert (failed.measured, failed.met) == ("600.0 s (12.0x 50.0 s)", False)
+    assert failed.where.startswith("`dbt build` exit 1; most time added: orders")
 
 
 def test_targets_met_and_a_lone_tier_has_no_growth_check() -> None:
