@@ -18,6 +18,7 @@ the last day. Only tables with rows are written to a day's folder.
 from __future__ import annotations
 
 import argparse
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -40,6 +41,9 @@ DAY_COLUMN = "_delivery_date"
 DEFAULT_LATE_SHARE = 0.05
 DEFAULT_MAX_LATE_DAYS = 3
 ROW_COLUMN = "file_row_number"  # read_parquet's own row position
+# the split's scratch database, inside the output folder while it runs, and its memory cap
+SCRATCH_NAME = ".split-scratch.duckdb"
+SPLIT_MEMORY_LIMIT = "2GB"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,9 +96,10 @@ def split_daily(
         raise CommandError(f"folder {source} does not exist")
     if source_path(source, "orders") is None:
         raise CommandError(f"{source}/orders.parquet not found (split-deliveries reads Parquet folders)")
-    connection = duckdb.connect(":memory:")
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = out / SCRATCH_NAME
+    connection = scratch_connection(scratch)
     try:
-        connection.execute("set TimeZone = 'UTC'")
         for table in TABLES:
             path = source_path(source, table.name)
             if path is not None:
@@ -110,6 +115,22 @@ def split_daily(
         return write_days(connection, out, history_day, last_day)
     finally:
         connection.close()
+        for path in (scratch, scratch.with_name(scratch.name + ".wal")):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(scratch.with_name(scratch.name + ".tmp"), ignore_errors=True)
+
+
+def scratch_connection(scratch: Path) -> duckdb.DuckDBPyConnection:
+    """A scratch database file in UTC with its memory capped at SPLIT_MEMORY_LIMIT: the rows
+    with their days live on disk, not in memory, so a split's memory does not grow with the
+    feed (beyond the cap, DuckDB spills to a folder beside the file)."""
+    for path in (scratch, scratch.with_name(scratch.name + ".wal")):
+        path.unlink(missing_ok=True)
+    connection = duckdb.connect(str(scratch))
+    connection.execute("set TimeZone = 'UTC'")
+    connection.execute(f"set memory_limit = '{SPLIT_MEMORY_LIMIT}'")
+    connection.execute(f"set temp_directory = {literal(str(scratch.with_name(scratch.name + '.tmp')))}")
+    return connection
 
 
 def latest_day_of(source: Path) -> date:
@@ -155,7 +176,7 @@ def assign_days(
             f"case when {event_time} is null then $history_day::date "
             f"else least($last_day::date, greatest($history_day::date, "
             f"cast({event_time} as date) + cast({lateness} as integer))) end as {DAY_COLUMN} "
-            f"from {table}_source",
+            f"from {table}_source order by {DAY_COLUMN}, {ROW_COLUMN}",
             bounds,
         )
     if "order_items_source" in views:
@@ -164,7 +185,8 @@ def assign_days(
             f"coalesce(first_delivery.{DAY_COLUMN}, $history_day::date) as {DAY_COLUMN} "
             "from order_items_source as items left join ("
             f"select order_id, min({DAY_COLUMN}) as {DAY_COLUMN} from orders_days group by order_id"
-            ") as first_delivery on items.order_id = first_delivery.order_id",
+            ") as first_delivery on items.order_id = first_delivery.order_id "
+            f"order by {DAY_COLUMN}, {ROW_COLUMN}",
             {"history_day": history_day},
         )
 
