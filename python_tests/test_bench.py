@@ -253,8 +253,8 @@ def test_targets_are_computed_from_the_measured_figures() -> None:
     assert wall.where == ""
 
 
-def timed(name: str, thread: str, start: float, end: float) -> NodeTiming:
-    return NodeTiming(f"model.p.{name}", name, "staging", end - start, "success", thread, 1000.0 + start, 1000.0 + end)
+def timed(name: str, thread: str, start: float, end: float, kind: str = "model") -> NodeTiming:
+    return NodeTiming(f"{kind}.p.{name}", name, "staging", end - start, "success", thread, 1000.0 + start, 1000.0 + end)
 
 
 def test_a_builds_wall_time_is_taken_apart_by_its_nodes_spans() -> None:
@@ -275,7 +275,26 @@ def test_a_builds_wall_time_is_taken_apart_by_its_nodes_spans() -> None:
     # alone: a in 0-4 and 9-10 (5 s), d in 10-14 (4 s); b and c never
     assert wall.alone_seconds == pytest.approx(9.0)
     assert [(name, round(seconds, 6)) for name, seconds in wall.alone_nodes] == [("a", 5.0), ("d", 4.0)]
+    assert wall.idle_between == pytest.approx(0.0)
     assert wall_time([NodeTiming("model.p.old", "old", "staging", 1.0, "success")], 5.0) is None
+
+
+def test_hooks_on_the_main_thread_and_a_test_named_like_its_model() -> None:
+    """A hook on dbt's main thread is no third worker, and a gap with nothing running is idle;
+    a test sharing its model's name is another node: the two running together is not alone."""
+    nodes = [
+        timed("start", "main", 0.0, 1.0, kind="operation"),
+        timed("a", "Thread-1", 2.0, 8.0),  # 1-2: nothing runs
+        timed("a", "Thread-2", 2.0, 6.0, kind="test"),  # alongside model a from 2 to 6
+    ]
+    wall = wall_time(nodes, 10.0)
+    assert wall is not None
+    assert (wall.threads, wall.main_seconds, wall.node_seconds) == (2, pytest.approx(1.0), pytest.approx(10.0))
+    assert wall.least_node_wall == pytest.approx(6.0)  # 10 s of worker time on 2 threads, then 1 s of hook
+    assert wall.idle_between == pytest.approx(1.0)
+    assert wall.outside_nodes == pytest.approx(2.0)  # 10 s, of which 8 s between 0 and 8
+    # alone: the hook 0-1, model a 6-8
+    assert [(name, round(seconds, 6)) for name, seconds in wall.alone_nodes] == [("a", 2.0), ("start", 1.0)]
 
 
 def test_the_1m_targets_stay_on_1m_and_10m_is_held_to_twelve_times_it() -> None:
@@ -292,11 +311,24 @@ def test_the_1m_targets_stay_on_1m_and_10m_is_held_to_twelve_times_it() -> None:
     large = checks["`segments load` + `dbt build` against the 1,000,000 tier's"]
     # 650 s over 50 s = 13x > 12x; orders added 191 s, rfm 54 s
     assert (large.tier, large.measured, large.met) == ("10,000,000", "650.0 s (13.0x 50.0 s)", False)
-    assert large.where == "most time added: orders 9.0 → 200.0 s, rfm 6.0 → 60.0 s"
+    assert large.where == (
+        "load 10.0 → 100.0 s, build 40.0 → 550.0 s; most time added: orders 9.0 → 200.0 s, rfm 6.0 → 60.0 s"
+    )
     ten.build = Measured(500.0, 0, returncode=1)  # 12x, but the build failed: not met
     failed = next(check for check in target_checks([million, ten]) if "against" in check.target)
     assert (failed.measured, failed.met) == ("600.0 s (12.0x 50.0 s)", False)
-    assert failed.where.startswith("`dbt build` exit 1; most time added: orders")
+    assert failed.where.startswith("`dbt build` exit 1; load 10.0 → 100.0 s")
+    ten.nodes[0].status = "error"
+    failed = next(check for check in target_checks([million, ten]) if "against" in check.target)
+    assert failed.where.startswith("`dbt build` exit 1: orders; load")
+
+
+def test_a_failed_one_query_baseline_misses_the_path_target_and_says_why() -> None:
+    million = made_up_tier(
+        "1m", 1_000_000, {"orders": 9.0}, load=Measured(10.0, 0), build=Measured(40.0, 0), one_query=Measured(3.0, 0, 1)
+    )
+    path = next(check for check in target_checks([million]) if check.target.startswith("project path"))
+    assert (path.measured, path.met, path.where) == ("not measured", False, "the one-query baseline failed (exit 1)")
 
 
 def test_targets_met_and_a_lone_tier_has_no_growth_check() -> None:

@@ -41,8 +41,8 @@ DAY_COLUMN = "_delivery_date"
 DEFAULT_LATE_SHARE = 0.05
 DEFAULT_MAX_LATE_DAYS = 3
 ROW_COLUMN = "file_row_number"  # read_parquet's own row position
-# the split's scratch database, inside the output folder while it runs, and its memory cap
-SCRATCH_NAME = ".split-scratch.duckdb"
+# the split's scratch database (a hidden file beside the output folder while it runs) and its memory cap
+SCRATCH_SUFFIX = ".split-scratch.duckdb"
 SPLIT_MEMORY_LIMIT = "2GB"
 
 
@@ -96,8 +96,8 @@ def split_daily(
         raise CommandError(f"folder {source} does not exist")
     if source_path(source, "orders") is None:
         raise CommandError(f"{source}/orders.parquet not found (split-deliveries reads Parquet folders)")
-    out.mkdir(parents=True, exist_ok=True)
-    scratch = out / SCRATCH_NAME
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = out.parent / f".{out.name}{SCRATCH_SUFFIX}"
     connection = scratch_connection(scratch)
     try:
         for table in TABLES:
@@ -126,6 +126,7 @@ def scratch_connection(scratch: Path) -> duckdb.DuckDBPyConnection:
     feed (beyond the cap, DuckDB spills to a folder beside the file)."""
     for path in (scratch, scratch.with_name(scratch.name + ".wal")):
         path.unlink(missing_ok=True)
+    shutil.rmtree(scratch.with_name(scratch.name + ".tmp"), ignore_errors=True)  # a killed split's
     connection = duckdb.connect(str(scratch))
     connection.execute("set TimeZone = 'UTC'")
     connection.execute(f"set memory_limit = '{SPLIT_MEMORY_LIMIT}'")
