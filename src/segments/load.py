@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ from segments.sources import (
     quote,
     read_csv,
     read_parquet,
+    read_problem,
 )
 from segments.warehouse import add_database_argument, resolve_database
 
@@ -428,7 +430,10 @@ def validate_file(connection: duckdb.DuckDBPyConnection, raw_file: RawFile) -> t
         f"count(*) filter (where {presence(column, source_types[column])} and {expressions[column]} is null)"
         for column in raw_file.table.column_names
     )
-    counts = connection.execute(f"select {failures} from {raw_file.view}").fetchall()[0]
+    try:
+        counts = connection.execute(f"select {failures} from {raw_file.view}").fetchall()[0]
+    except duckdb.Error as error:  # the first full read of a Parquet file's data
+        return [f"{name}: {read_problem(raw_file.path, raw_file.table.column_names, connection, error)}"], ""
     for (column, target_type), failed in zip(raw_file.table.columns, counts, strict=False):
         if failed:
             example = connection.execute(
@@ -654,6 +659,24 @@ def remove_created_warehouse(database: Path) -> None:
             path.unlink(missing_ok=True)
 
 
+def loader_connection(database: Path) -> duckdb.DuckDBPyConnection:
+    """The loader's in-memory DuckDB in UTC, with the warehouse's resources (the profile's
+    environment variables and defaults): at most SEGMENTS_DUCKDB_MEMORY_LIMIT of memory and
+    SEGMENTS_DUCKDB_THREADS threads, spilling beyond it to SEGMENTS_DUCKDB_TEMP_DIRECTORY, by
+    default <warehouse file>.tmp, on the warehouse's disk."""
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": os.environ.get("SEGMENTS_DUCKDB_MEMORY_LIMIT", "4GB"),
+        "threads": os.environ.get("SEGMENTS_DUCKDB_THREADS", "2"),
+        "temp_directory": os.environ.get("SEGMENTS_DUCKDB_TEMP_DIRECTORY", f"{database}.tmp"),
+    }
+    try:
+        connection = duckdb.connect(":memory:", config=config)
+    except duckdb.Error as error:
+        raise CommandError(f"cannot start DuckDB with {config}: {first_line(error)}") from error
+    connection.execute("set TimeZone = 'UTC'")
+    return connection
+
+
 def load_folder(folder: Path, database: Path, append: bool = False) -> tuple[str, dict[str, int]]:
     """Validate folder, then replace the warehouse's raw tables with it (or append it as one
     delivery) in one transaction. Returns the delivery id and the rows loaded per table.
@@ -661,9 +684,8 @@ def load_folder(folder: Path, database: Path, append: bool = False) -> tuple[str
     Any failure (a contract violation, an unreadable file, a delivery already loaded, a
     locked warehouse, a full disk) raises CommandError and leaves the warehouse as it was.
     """
-    connection = duckdb.connect(":memory:")
+    connection = loader_connection(database)
     try:
-        connection.execute("set TimeZone = 'UTC'")
         files, selects = validate_folder(folder, connection, required=not append)
         delivery = new_delivery(files)
         return delivery.delivery_id, write_warehouse(connection, database, files, selects, delivery, append)

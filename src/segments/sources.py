@@ -1,7 +1,9 @@
-"""Reading one raw file, strictly, into a table of the loader's in-memory DuckDB.
+"""Reading one raw file, strictly, as a view of the loader's DuckDB.
 
-Only the contract's columns are copied, under their contract names, next to the loader's own
-row number column ``ROW_COLUMN``. The table is built from a select list of contract columns,
+Only the contract's columns are read, under their contract names, next to the loader's own
+row number column ``ROW_COLUMN``. A Parquet file is a view over the file itself (read when
+the loader checks and inserts it, so its rows are never all in memory); a CSV file is parsed
+into a table. Each is built from a select list of contract columns,
 so no column of the file (``rowid``, ``file_row_number``, ``_file_row``, ...) can ever collide
 with a column the loader adds. Anything that is not a clean file is a contract problem: a
 path that is not a regular file, a duplicated column, and for CSV a line that is not UTF-8, a
@@ -26,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROW_COLUMN = "_file_row"  # 1-based data row of the file; only ever in tables built here
+FILE_ROW_NUMBER = "file_row_number"  # DuckDB's virtual column of read_parquet: the 0-based row
 BATCH_ROWS = 50_000  # CSV rows handed to DuckDB at a time
 
 
@@ -227,9 +230,24 @@ def read_parquet(
         return problems, extra
     source = f"read_parquet({literal(str(path))})"
     columns = ", ".join(f"{quote(names[matched[column]])} as {quote(column)}" for column in contract_columns)
+    if FILE_ROW_NUMBER not in {name.lower() for name in names}:
+        # A view over the file: its rows are read where they are used (the checks, then the
+        # insert into the warehouse), never held in memory; DuckDB's virtual column
+        # file_row_number is the row's 0-based position in the file.
+        try:
+            connection.execute(f"select {columns} from {source} limit 0")
+        except duckdb.Error as error:
+            return [parquet_read_problem(connection, source, names, matched, error)], extra
+        connection.execute(
+            f"create temp view {quote(table)} as select {columns}, {FILE_ROW_NUMBER} + 1 as {quote(ROW_COLUMN)} "
+            f"from {source}"
+        )
+        return [], extra
+    # The file has a column of that name, which hides the virtual column: copy the contract
+    # columns into a table instead (a table keeps insertion order, so rowid follows the
+    # file's row order).
     data = f"{table}_data"
     try:
-        # A table keeps insertion order, so rowid follows the file's row order.
         connection.execute(f"create temp table {quote(data)} as select {columns} from {source}")
     except duckdb.Error as error:
         return [parquet_read_problem(connection, source, names, matched, error)], extra
@@ -237,6 +255,22 @@ def read_parquet(
         f"create temp view {quote(table)} as select *, rowid + 1 as {quote(ROW_COLUMN)} from {quote(data)}"
     )
     return [], extra
+
+
+def read_problem(
+    path: Path, contract_columns: list[str], connection: duckdb.DuckDBPyConnection, error: duckdb.Error
+) -> str:
+    """Why a file registered by read_parquet or read_csv could not be read in full (the view
+    of a Parquet file reads it only when queried): for Parquet, the contract column whose data
+    cannot be read (invalid UTF-8, a corrupt page), if one is; else the error's first line."""
+    if path.suffix.lower() != ".parquet":
+        return f"cannot be read ({first_line(error)})"
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowException, OSError):
+        return f"cannot be read ({first_line(error)})"
+    matched, _, _ = match_columns(names, contract_columns)
+    return parquet_read_problem(connection, f"read_parquet({literal(str(path))})", names, matched, error)
 
 
 def parquet_read_problem(
