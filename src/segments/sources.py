@@ -233,27 +233,21 @@ def read_parquet(
     if FILE_ROW_NUMBER not in {name.lower() for name in names}:
         # A view over the file: its rows are read where they are used (the checks, then the
         # insert into the warehouse), never held in memory; DuckDB's virtual column
-        # file_row_number is the row's 0-based position in the file.
-        try:
-            connection.execute(f"select {columns} from {source} limit 0")
-        except duckdb.Error as error:
-            return [parquet_read_problem(connection, source, names, matched, error)], extra
-        connection.execute(
-            f"create temp view {quote(table)} as select {columns}, {FILE_ROW_NUMBER} + 1 as {quote(ROW_COLUMN)} "
-            f"from {source}"
-        )
-        return [], extra
-    # The file has a column of that name, which hides the virtual column: copy the contract
-    # columns into a table instead (a table keeps insertion order, so rowid follows the
-    # file's row order).
-    data = f"{table}_data"
+        # file_row_number is the row's 0-based position in the file. The probe reads no row.
+        prepare = f"select {columns} from {source} limit 0"
+        rows = f"select {columns}, {FILE_ROW_NUMBER} + 1 as {quote(ROW_COLUMN)} from {source}"
+    else:
+        # The file has a column of that name, which hides the virtual column: copy the
+        # contract columns into a table instead (a table keeps insertion order, so rowid
+        # follows the file's row order).
+        data = quote(f"{table}_data")
+        prepare = f"create temp table {data} as select {columns} from {source}"
+        rows = f"select *, rowid + 1 as {quote(ROW_COLUMN)} from {data}"
     try:
-        connection.execute(f"create temp table {quote(data)} as select {columns} from {source}")
+        connection.execute(prepare)
     except duckdb.Error as error:
         return [parquet_read_problem(connection, source, names, matched, error)], extra
-    connection.execute(
-        f"create temp view {quote(table)} as select *, rowid + 1 as {quote(ROW_COLUMN)} from {quote(data)}"
-    )
+    connection.execute(f"create temp view {quote(table)} as {rows}")
     return [], extra
 
 
