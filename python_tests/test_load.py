@@ -898,3 +898,71 @@ def test_locked_warehouse_is_one_line_and_changes_nothing(tmp_path: Path, capsys
     assert len(message.strip().splitlines()) == 1, message
     assert f"cannot open the warehouse {database}" in message and "lock" in message, message
     assert fingerprint(database) == before
+
+
+def test_a_parquet_file_is_read_where_it_lies_not_copied(tmp_path: Path) -> None:
+    """The loader's checks read a Parquet file through a view over the file: no table holds
+    its rows in memory (a copy would, and at 10M customers it held 19 GiB)."""
+    from segments.load import loader_connection, validate_folder
+
+    folder = valid_folder(tmp_path / "raw")
+    write_orders_parquet(folder)
+    with loader_connection(tmp_path / "warehouse.duckdb") as connection:
+        validate_folder(folder, connection)
+        tables = connection.execute("select table_name from duckdb_tables() where temporary").fetchall()
+        views = {
+            row[0] for row in connection.execute("select view_name from duckdb_views() where temporary").fetchall()
+        }
+    assert "source_orders" in views
+    assert ("source_orders_data",) not in tables  # the CSV files are parsed into tables; orders is not
+
+
+def test_a_file_changed_during_the_load_is_refused_and_nothing_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Parquet file is read by the checks and again by the insert: a file rewritten between
+    the two (here with a total that is not a number, which the insert would turn into null)
+    is refused, and the warehouse keeps its previous load."""
+    import segments.load
+
+    folder = valid_folder(tmp_path / "raw")
+    write_orders_parquet(folder, order_total=pa.array(["10.00"]))
+    checked = segments.load.new_delivery
+
+    def rewrite_after_the_checks(files: dict[str, segments.load.RawFile]) -> segments.load.Delivery:
+        if files["orders"].path.parent != folder:  # the earlier, valid load
+            return checked(files)
+        pq.write_table(
+            pq.read_table(folder / "orders.parquet").set_column(5, "order_total", pa.array(["abc"])),
+            folder / "orders.parquet",
+        )
+        return checked(files)
+
+    monkeypatch.setattr(segments.load, "new_delivery", rewrite_after_the_checks)
+    message = refused(folder, tmp_path, capsys)
+    assert message.strip().splitlines()[-1] == (
+        "segments load: error: orders.parquet changed while it was being loaded; nothing was loaded"
+    ), message
+
+
+def test_the_loaders_duckdb_takes_the_profiles_variables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from segments.load import default_temp_directory, loader_connection
+
+    monkeypatch.setenv("SEGMENTS_DUCKDB_MEMORY_LIMIT", "300MB")
+    monkeypatch.setenv("SEGMENTS_DUCKDB_THREADS", "1")
+    monkeypatch.delenv("SEGMENTS_DUCKDB_TEMP_DIRECTORY", raising=False)
+    database = tmp_path / "warehouse.duckdb"
+    with loader_connection(database) as connection:
+        settings = connection.execute(
+            "select current_setting('memory_limit'), current_setting('threads'), current_setting('temp_directory')"
+        ).fetchall()[0]
+    assert settings[1:] == (1, f"{database}.tmp") and settings[0].startswith("286")  # 300 MB in MiB
+    # a first load into a folder that does not exist yet spills into its nearest existing ancestor
+    assert default_temp_directory(tmp_path / "new" / "sub" / "w.duckdb") == tmp_path / ".w.duckdb.tmp"
+    monkeypatch.setenv("SEGMENTS_DUCKDB_MEMORY_LIMIT", "lots")
+    assert load(valid_folder(tmp_path / "raw"), database) == 2
+    message = capsys.readouterr().err.strip().splitlines()
+    assert len(message) == 1 and "SEGMENTS_DUCKDB_MEMORY_LIMIT=lots" in message[0], message
+    assert not database.exists()

@@ -76,10 +76,29 @@ class RawFile:
 
     table: Table
     path: Path
+    # (device, inode, size, modification time) when the folder was listed, before any read:
+    # a Parquet file is read again by the insert, so a file changed meanwhile is refused
+    fingerprint: tuple[int, int, int, int] | None = None
 
     @property
     def view(self) -> str:
         return f"source_{self.table.name}"
+
+
+def file_fingerprint(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None  # unreadable: the checks say so
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def check_unchanged(files: dict[str, RawFile]) -> None:
+    """Refuse the load when a file changed after the folder was listed (its rows were checked
+    and inserted by separate reads)."""
+    for raw_file in files.values():
+        if file_fingerprint(raw_file.path) != raw_file.fingerprint:
+            raise CommandError(f"{raw_file.path.name} changed while it was being loaded; nothing was loaded")
 
 
 @dataclass(frozen=True)
@@ -181,7 +200,7 @@ def find_files(folder: Path, required: bool = True) -> tuple[list[RawFile], list
         if table.name in files:
             problems.append(f"{path.name}: table {table.name} is already given by {files[table.name].path.name}")
             continue
-        files[table.name] = RawFile(table, path)
+        files[table.name] = RawFile(table, path, file_fingerprint(path))
     for table in TABLES:
         if required and table.required and table.name not in files:
             problems.append(f"{table.name}.parquet or {table.name}.csv: required table is missing")
@@ -577,6 +596,7 @@ def write_raw_tables(
     record_delivery(connection, files, delivery, row_counts, append)
     write_manifest(connection, delivery)
     create_customer_key_secret(connection)
+    check_unchanged(files)
     return row_counts
 
 
@@ -664,17 +684,33 @@ def loader_connection(database: Path) -> duckdb.DuckDBPyConnection:
     environment variables and defaults): at most SEGMENTS_DUCKDB_MEMORY_LIMIT of memory and
     SEGMENTS_DUCKDB_THREADS threads, spilling beyond it to SEGMENTS_DUCKDB_TEMP_DIRECTORY, by
     default <warehouse file>.tmp, on the warehouse's disk."""
+    settings = {
+        "memory_limit": ("SEGMENTS_DUCKDB_MEMORY_LIMIT", "4GB"),
+        "threads": ("SEGMENTS_DUCKDB_THREADS", "2"),
+        "temp_directory": ("SEGMENTS_DUCKDB_TEMP_DIRECTORY", str(default_temp_directory(database))),
+    }
     config: dict[str, str | bool | int | float | list[str]] = {
-        "memory_limit": os.environ.get("SEGMENTS_DUCKDB_MEMORY_LIMIT", "4GB"),
-        "threads": os.environ.get("SEGMENTS_DUCKDB_THREADS", "2"),
-        "temp_directory": os.environ.get("SEGMENTS_DUCKDB_TEMP_DIRECTORY", f"{database}.tmp"),
+        option: os.environ.get(variable) or default for option, (variable, default) in settings.items()
     }
     try:
         connection = duckdb.connect(":memory:", config=config)
+        connection.execute("set TimeZone = 'UTC'")
     except duckdb.Error as error:
-        raise CommandError(f"cannot start DuckDB with {config}: {first_line(error)}") from error
-    connection.execute("set TimeZone = 'UTC'")
+        variables = ", ".join(f"{variable}={config[option]}" for option, (variable, _) in settings.items())
+        raise CommandError(f"cannot start DuckDB with {variables}: {first_line(error)}") from error
     return connection
+
+
+def default_temp_directory(database: Path) -> Path:
+    """<warehouse file>.tmp, as the profile has it; while the warehouse's folder does not exist
+    yet (a first load creates it after the checks), a hidden folder in its nearest existing
+    ancestor, so spilled data is still on the warehouse's disk."""
+    folder = database.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder == database.parent:
+        return Path(f"{database}.tmp")
+    return folder / f".{database.name}.tmp"
 
 
 def load_folder(folder: Path, database: Path, append: bool = False) -> tuple[str, dict[str, int]]:

@@ -217,6 +217,13 @@ def insert_batch(
         connection.unregister("csv_batch")
 
 
+def parquet_source(path: Path) -> str:
+    """read_parquet of exactly this file: DuckDB reads a path holding *, ? or [ as a glob
+    (a folder g[1] would read g1), so each is escaped as a one-character class."""
+    escaped = "".join(f"[{character}]" if character in "*?[" else character for character in str(path))
+    return f"read_parquet({literal(escaped)})"
+
+
 def read_parquet(
     connection: duckdb.DuckDBPyConnection, path: Path, table: str, contract_columns: list[str]
 ) -> tuple[list[str], list[str]]:
@@ -228,7 +235,7 @@ def read_parquet(
     matched, problems, extra = match_columns(names, contract_columns)
     if problems:
         return problems, extra
-    source = f"read_parquet({literal(str(path))})"
+    source = parquet_source(path)
     columns = ", ".join(f"{quote(names[matched[column]])} as {quote(column)}" for column in contract_columns)
     if FILE_ROW_NUMBER not in {name.lower() for name in names}:
         # A view over the file: its rows are read where they are used (the checks, then the
@@ -264,7 +271,7 @@ def read_problem(
     except (pa.ArrowException, OSError):
         return f"cannot be read ({first_line(error)})"
     matched, _, _ = match_columns(names, contract_columns)
-    return parquet_read_problem(connection, f"read_parquet({literal(str(path))})", names, matched, error)
+    return parquet_read_problem(connection, parquet_source(path), names, matched, error)
 
 
 def parquet_read_problem(

@@ -39,6 +39,7 @@ from segments.load import (
     SECRET_TABLE,
     empty_select,
     load_folder,
+    loader_connection,
     validate_folder,
 )
 from segments.sources import literal
@@ -239,8 +240,7 @@ def load_folder_spark(folder: Path, append: bool = False) -> tuple[str, dict[str
         spark = None
         if append:
             # refuse a folder that breaks the contract before starting Spark
-            with duckdb.connect(":memory:") as connection:
-                connection.execute("set TimeZone = 'UTC'")
+            with loader_connection(database) as connection:
                 validate_folder(folder, connection, required=False)
             try:
                 spark = session()
