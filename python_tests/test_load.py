@@ -966,3 +966,15 @@ def test_the_loaders_duckdb_takes_the_profiles_variables(
     message = capsys.readouterr().err.strip().splitlines()
     assert len(message) == 1 and "SEGMENTS_DUCKDB_MEMORY_LIMIT=lots" in message[0], message
     assert not database.exists()
+
+
+def test_a_folder_named_like_a_glob_is_read_as_itself(tmp_path: Path) -> None:
+    """DuckDB reads a path holding [ as a glob: g[1]/orders.parquet would read g1/orders.parquet."""
+    folder = valid_folder(tmp_path / "g[1]")
+    write_orders_parquet(folder, order_id=pa.array(["the-right-file"]))
+    decoy = valid_folder(tmp_path / "g1")
+    write_orders_parquet(decoy, order_id=pa.array(["the-decoy"]))
+    database = tmp_path / "warehouse.duckdb"
+    assert load(folder, database) == 0
+    with duckdb.connect(str(database), read_only=True) as connection:
+        assert connection.execute("select order_id from raw.orders").fetchall() == [("the-right-file",)]

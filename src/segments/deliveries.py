@@ -26,7 +26,7 @@ import duckdb
 
 from segments.contract import TABLES
 from segments.errors import CommandError
-from segments.sources import literal
+from segments.sources import file_literal, literal
 
 # The column whose date is the day a row happened, per table (order_items: its order's).
 EVENT_TIME = {
@@ -105,7 +105,7 @@ def split_daily(
             if path is not None:
                 connection.execute(
                     f"create view {table.name}_source as "
-                    f"select * from read_parquet({literal(str(path))}, file_row_number = true)"
+                    f"select * from read_parquet({file_literal(path)}, file_row_number = true)"
                 )
         last_day = until or latest_day(connection)
         if last_day < since:
@@ -141,7 +141,7 @@ def latest_day_of(source: Path) -> date:
         for table in ("customers", "orders"):
             path = source_path(source, table)
             if path is not None:
-                connection.execute(f"create view {table}_source as select * from read_parquet({literal(str(path))})")
+                connection.execute(f"create view {table}_source as select * from read_parquet({file_literal(path)})")
         return latest_day(connection)
     finally:
         connection.close()

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segments.errors import CommandError
+from segments.sources import file_literal
 from segments.warehouse import add_database_argument, resolve_database
 
 if TYPE_CHECKING:  # imported by export() only, so ``segments --help`` stays light
@@ -218,7 +219,7 @@ def export_segment(
     if segment.status != "exported":
         current += " and false"
     previous = (
-        f"select email_sha256, phone_sha256 from read_parquet({literal(str(previous_file))})"
+        f"select email_sha256, phone_sha256 from read_parquet({file_literal(previous_file)})"
         if previous_file is not None
         else "select cast(null as varchar) as email_sha256, cast(null as varchar) as phone_sha256 where false"
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from segments.errors import CommandError
+from segments.sources import file_literal
 from segments.warehouse import add_database_argument, resolve_database
 
 
@@ -127,11 +128,11 @@ def evaluate(database: Path, truth: Path) -> IdentityScores:
             ),
             erased_people as (
                 select distinct truth_rows.person_id
-                from read_parquet('{truth_path}') as truth_rows
+                from read_parquet({file_literal(truth_path)}) as truth_rows
                 inner join requested using (identifier_type, identifier_value)
             ),
             truth as (
-                select * from read_parquet('{truth_path}')
+                select * from read_parquet({file_literal(truth_path)})
                 where not is_shared and person_id not in (select person_id from erased_people)
             )
             select

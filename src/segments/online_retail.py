@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from segments.errors import CommandError
+from segments.sources import file_literal
 
 SOURCE_COLUMNS = (
     "InvoiceNo",
@@ -58,7 +59,7 @@ def convert(source: Path, out: Path) -> dict[str, int]:
     if source.suffix.lower() == ".parquet":
         connection.execute(
             f"create view source_lines as select * exclude (file_row_number), "
-            f"file_row_number + 1 as file_row from read_parquet('{path}', file_row_number = true)"
+            f"file_row_number + 1 as file_row from read_parquet({file_literal(source)}, file_row_number = true)"
         )
     else:
         # a table keeps insertion order, so rowid follows the file's row order

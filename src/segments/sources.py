@@ -217,11 +217,17 @@ def insert_batch(
         connection.unregister("csv_batch")
 
 
-def parquet_source(path: Path) -> str:
-    """read_parquet of exactly this file: DuckDB reads a path holding *, ? or [ as a glob
-    (a folder g[1] would read g1), so each is escaped as a one-character class."""
+def file_literal(path: Path | str) -> str:
+    """A SQL string naming exactly this file for DuckDB's file readers (read_parquet, ...):
+    DuckDB reads a path holding *, ? or [ as a glob (a folder g[1] would read g1), so each is
+    escaped as a one-character class."""
     escaped = "".join(f"[{character}]" if character in "*?[" else character for character in str(path))
-    return f"read_parquet({literal(escaped)})"
+    return literal(escaped)
+
+
+def parquet_source(path: Path) -> str:
+    """read_parquet of exactly this file."""
+    return f"read_parquet({file_literal(path)})"
 
 
 def read_parquet(

@@ -42,7 +42,7 @@ from segments.load import (
     loader_connection,
     validate_folder,
 )
-from segments.sources import literal
+from segments.sources import file_literal, literal
 
 SPARK_DIR_ENVIRONMENT_VARIABLE = "SEGMENTS_SPARK_DIR"
 TARGET_ENVIRONMENT_VARIABLE = "SEGMENTS_TARGET"
@@ -127,7 +127,7 @@ def copy_raw_tables(spark: Any, database: Path) -> None:
                 continue
             paths = spark_files(spark, name)
             if paths:
-                files = ", ".join(literal(path) for path in paths)
+                files = ", ".join(file_literal(path) for path in paths)
                 connection.execute(
                     f"create table {name} as select * from read_parquet([{files}], hive_partitioning = false)"
                 )

@@ -28,6 +28,7 @@ from segments.generation.duck import connect
 from segments.generation.parameters import DEFECT_RATES, ROW_GROUP_ROWS
 from segments.generation.settings import Bools, Codes, Ints
 from segments.generation.vocabulary import PLACEHOLDER_EMAIL, PLACEHOLDER_PHONE
+from segments.sources import file_literal
 
 Progress = Callable[[str], None]
 
@@ -319,7 +320,7 @@ class RawWriter:
             if self.file_format == "csv":
                 csv_connection = connect(spill_directory, start_epoch)
                 csv_connection.execute(
-                    f"copy (select * from read_parquet('{output.main.path}')) "
+                    f"copy (select * from read_parquet({file_literal(output.main.path)})) "
                     f"to '{self.out / (name + '.csv')}' (format csv, header true)"
                 )
                 csv_connection.close()
@@ -343,7 +344,7 @@ class RawWriter:
         self.identifiers.close()
         connection = connect(spill_directory, start_epoch)
         reader = connection.sql(
-            f"""with pairs as (select * from read_parquet('{self.identifiers_path}')),
+            f"""with pairs as (select * from read_parquet({file_literal(self.identifiers_path)})),
             people_per_identifier as (
                 select identifier_type, identifier_value, count(distinct person_id) as people
                 from pairs group by all
