@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segments.errors import CommandError
-from segments.sources import file_literal
 from segments.warehouse import add_database_argument, resolve_database
 
 if TYPE_CHECKING:  # imported by export() only, so ``segments --help`` stays light
@@ -212,6 +211,8 @@ def export_segment(
 ) -> None:
     """Write the segment's audience and deltas (an exited file only, for a skipped segment
     the previous export held) into folder; fill segment.files."""
+    from segments.sources import file_literal  # here, not at the top: sources imports duckdb
+
     current = (
         "select email_sha256, phone_sha256 from current_keys "
         f"where segment_family = {literal(family)} and segment_name = {literal(segment.segment_name)}"
