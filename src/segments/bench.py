@@ -787,6 +787,16 @@ def named_seconds(items: list[tuple[str, float]], count: int = 3) -> str:
     return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in items[:count])
 
 
+def most_time_added(before: TierResult, after: TierResult, names: list[str], count: int = 3) -> str:
+    """The count models among names that added the most seconds from before to after (a model
+    not measured before counts from 0), with both times."""
+    first, second = model_seconds(before), model_seconds(after)
+    added = sorted(names, key=lambda name: -(second[name] - first.get(name, 0.0)))
+    return "most time added: " + ", ".join(
+        f"{name} {first.get(name, 0.0):.1f} → {second[name]:.1f} s" for name in added[:count]
+    )
+
+
 def wall_time_where(result: TierResult) -> str:
     """Where the load plus build wall time goes: the load, then the build taken apart."""
     assert result.load is not None and result.build is not None
@@ -816,9 +826,6 @@ def growth_check(before: TierResult, after: TierResult) -> TargetCheck:
         if over
         else (f"largest {worst[0]} {worst[1]:.1f}x" if worst else "no model")
     )
-    first, second = model_seconds(before), model_seconds(after)
-    added = sorted(over, key=lambda item: -(second[item[0]] - first[item[0]]))
-    where = "most time added: " + ", ".join(f"{name} {first[name]:.1f} → {second[name]:.1f} s" for name, _ in added[:3])
     return TargetCheck(
         f"model growth {tier_label(before)} → {tier_label(after)} "
         f"({data_growth:.0f}x data; models of {GROWTH_MIN_SECONDS:.0f} s or more)",
@@ -826,7 +833,7 @@ def growth_check(before: TierResult, after: TierResult) -> TargetCheck:
         text,
         f"{limit:.1f}x",
         not over,
-        where if over else "",
+        most_time_added(before, after, [name for name, _ in over]) if over else "",
     )
 
 
@@ -836,8 +843,6 @@ def large_tier_check(reference: TierResult, large: TierResult) -> TargetCheck:
     reference_seconds = reference.load.seconds + reference.build.seconds
     seconds = large.load.seconds + large.build.seconds
     factor = seconds / reference_seconds if reference_seconds > 0 else float("inf")
-    first, second = model_seconds(reference), model_seconds(large)
-    added = sorted(second, key=lambda name: -(second[name] - first.get(name, 0.0)))
     finished = large.build.returncode == 0
     failed = ", ".join(node.name for node in large.nodes if node.status in ("error", "fail"))
     where = (
@@ -846,8 +851,8 @@ def large_tier_check(reference: TierResult, large: TierResult) -> TargetCheck:
         else (
             ("" if finished else f"`dbt build` exit {large.build.returncode}{': ' + failed if failed else ''}; ")
             + f"load {reference.load.seconds:.1f} → {large.load.seconds:.1f} s, "
-            + f"build {reference.build.seconds:.1f} → {large.build.seconds:.1f} s; most time added: "
-            + ", ".join(f"{name} {first.get(name, 0.0):.1f} → {second[name]:.1f} s" for name in added[:3])
+            + f"build {reference.build.seconds:.1f} → {large.build.seconds:.1f} s; "
+            + most_time_added(reference, large, list(model_seconds(large)))
         )
     )
     return TargetCheck(

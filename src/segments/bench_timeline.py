@@ -52,7 +52,6 @@ def node_span(result: dict[str, Any]) -> tuple[float | None, float | None]:
 class WallTime:
     """One build's wall time, taken apart."""
 
-    build_seconds: float
     outside_nodes: float  # before the first node started and after the last ended
     idle_between: float  # between the first start and the last end, with no node running
     node_seconds: float  # every worker node's time, summed
@@ -100,7 +99,6 @@ def wall_time(nodes: Sequence[TimedNode], build_seconds: float) -> WallTime | No
         previous = moment
     workers = [node for node in timed if node.thread != MAIN_THREAD]
     return WallTime(
-        build_seconds=build_seconds,
         outside_nodes=max(build_seconds - (last - first), 0.0),
         idle_between=idle,
         node_seconds=sum(node.seconds for node in workers),

@@ -115,22 +115,30 @@ def split_daily(
         return write_days(connection, out, history_day, last_day)
     finally:
         connection.close()
-        for path in (scratch, scratch.with_name(scratch.name + ".wal")):
-            path.unlink(missing_ok=True)
-        shutil.rmtree(scratch.with_name(scratch.name + ".tmp"), ignore_errors=True)
+        remove_scratch(scratch)
+
+
+def scratch_spill(scratch: Path) -> Path:
+    return scratch.with_name(scratch.name + ".tmp")
+
+
+def remove_scratch(scratch: Path) -> None:
+    """The scratch database, its write-ahead log and its spill folder."""
+    for path in (scratch, scratch.with_name(scratch.name + ".wal")):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(scratch_spill(scratch), ignore_errors=True)
 
 
 def scratch_connection(scratch: Path) -> duckdb.DuckDBPyConnection:
     """A scratch database file in UTC with its memory capped at SPLIT_MEMORY_LIMIT: the rows
     with their days live on disk, not in memory, so a split's memory does not grow with the
-    feed (beyond the cap, DuckDB spills to a folder beside the file)."""
-    for path in (scratch, scratch.with_name(scratch.name + ".wal")):
-        path.unlink(missing_ok=True)
-    shutil.rmtree(scratch.with_name(scratch.name + ".tmp"), ignore_errors=True)  # a killed split's
+    feed (beyond the cap, DuckDB spills to a folder beside the file). A killed split's
+    leftovers are removed first."""
+    remove_scratch(scratch)
     connection = duckdb.connect(str(scratch))
     connection.execute("set TimeZone = 'UTC'")
     connection.execute(f"set memory_limit = '{SPLIT_MEMORY_LIMIT}'")
-    connection.execute(f"set temp_directory = {literal(str(scratch.with_name(scratch.name + '.tmp')))}")
+    connection.execute(f"set temp_directory = {literal(str(scratch_spill(scratch)))}")
     return connection
 
 
